@@ -1,0 +1,25 @@
+"""OpenRoom configuration: ``load_settings()`` returns frozen, validated settings."""
+
+from config.settings import (
+    IceServer,
+    MediaSettings,
+    RedisSettings,
+    SecuritySettings,
+    ServerSettings,
+    Settings,
+    SettingsError,
+    load_settings,
+    token_secret,
+)
+
+__all__ = [
+    "IceServer",
+    "MediaSettings",
+    "RedisSettings",
+    "SecuritySettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "token_secret",
+]

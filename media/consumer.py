@@ -1,0 +1,103 @@
+"""A Consumer: one producer's packets, rewritten for one subscriber's sender."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from media.aiortc_adapter import RawSender, RtpPacket
+
+if TYPE_CHECKING:
+    from media.producer import Producer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumerStats:
+    packets_sent: int = 0
+    packets_dropped_waiting_keyframe: int = 0
+
+
+class Consumer:
+    """Forwards a producer's RTP to one subscriber: SSRC, payload type, sequence numbers and
+    timestamps are rewritten so that the subscriber sees one continuous stream from the
+    sender it negotiated, whichever source feeds it. Video starts on a keyframe."""
+
+    def __init__(self, consumer_id: str, producer: Producer, sender: RawSender) -> None:
+        self.id = consumer_id
+        self.producer = producer
+        self.sender = sender
+        self.stats = ConsumerStats()
+        self.paused = False
+        self.closed = False
+        self._active = False
+        self._waiting_for_keyframe = producer.kind == "video"
+        self._sequence_offset = 0
+        self._timestamp_offset = 0
+        producer.attach(self)
+        sender.on_keyframe_request(self._on_keyframe_request)
+
+    @property
+    def waiting_for_keyframe(self) -> bool:
+        return self._waiting_for_keyframe
+
+    def activate(self) -> None:
+        """The subscriber has negotiated this consumer's sender: start forwarding."""
+        self.sender.on_negotiated()
+        self._active = True
+        self.producer.request_keyframe()
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            self._waiting_for_keyframe = self.producer.kind == "video"
+            self.producer.request_keyframe()
+
+    def forward(self, packet: RtpPacket, is_keyframe: bool) -> None:
+        if not self._active or self.paused or self.closed:
+            return
+        if self._waiting_for_keyframe:
+            if not is_keyframe:
+                self.stats.packets_dropped_waiting_keyframe += 1
+                self.producer.request_keyframe()
+                return
+            self._start_at(packet)
+        elif self.stats.packets_sent == 0:
+            self._start_at(packet)
+        out = RtpPacket(
+            payload_type=self.sender.payload_type,
+            marker=packet.marker,
+            sequence_number=(packet.sequence_number + self._sequence_offset) & 0xFFFF,
+            timestamp=(packet.timestamp + self._timestamp_offset) & 0xFFFFFFFF,
+            ssrc=self.sender.ssrc,
+            payload=packet.payload,
+        )
+        out.extensions.audio_level = packet.extensions.audio_level
+        if self.sender.send(out):
+            self._waiting_for_keyframe = False
+            self.stats.packets_sent += 1
+        elif self.stats.packets_sent == 0:
+            # nothing reached the subscriber yet: keep waiting for a keyframe it can start on
+            self._waiting_for_keyframe = self.producer.kind == "video"
+
+    def _start_at(self, packet: RtpPacket) -> None:
+        """Map this packet onto the sender's stream so it continues where the last one ended."""
+        next_sequence, next_timestamp = self.sender.continuation(self.producer.clock_rate)
+        self._sequence_offset = (next_sequence - packet.sequence_number) & 0xFFFF
+        self._timestamp_offset = (next_timestamp - packet.timestamp) & 0xFFFFFFFF
+
+    def _on_keyframe_request(self) -> None:
+        self.producer.request_keyframe()
+
+    def close(self) -> None:
+        """Detach from the producer. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self.producer.detach(self)
+        self.sender.on_keyframe_request(lambda: None)

@@ -1,0 +1,119 @@
+"""A Producer: one incoming track, whose encoded packets fan out to its consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiortc import RTCRtpReceiver
+
+from media.aiortc_adapter import RtpPacket, install_receive_tap, request_keyframe
+from media.keyframes import keyframe_detector
+
+if TYPE_CHECKING:
+    from media.consumer import Consumer
+
+logger = logging.getLogger(__name__)
+
+KEYFRAME_REQUEST_INTERVAL = 0.5
+_RECENT_SEQUENCE_WINDOW = 1024
+
+
+@dataclass
+class ProducerStats:
+    packets_received: int = 0
+    duplicates_dropped: int = 0
+    keyframe_requests_sent: int = 0
+
+
+class Producer:
+    """Receives one track's RTP through the adapter's tap and hands each packet, untouched, to
+    every consumer. Keyframe requests from consumers are throttled into PLIs upstream."""
+
+    def __init__(
+        self,
+        producer_id: str,
+        peer_id: str,
+        kind: str,
+        source: str,
+        mime_type: str,
+        receiver: RTCRtpReceiver,
+    ) -> None:
+        self.id = producer_id
+        self.peer_id = peer_id
+        self.kind = kind
+        self.source = source
+        self.mime_type = mime_type
+        self.clock_rate = 48000 if kind == "audio" else 90000
+        self.stats = ProducerStats()
+        self.closed = False
+        self._receiver = receiver
+        self._consumers: dict[str, Consumer] = {}
+        self._detect_keyframe: Callable[[bytes], bool] | None = keyframe_detector(mime_type)
+        self._media_ssrc: int | None = None
+        self._recent: OrderedDict[int, None] = OrderedDict()
+        self._last_keyframe_request = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._close_listeners: list[Callable[[Producer], None]] = []
+        install_receive_tap(receiver, self._on_packet)
+
+    @property
+    def consumers(self) -> list[Consumer]:
+        return list(self._consumers.values())
+
+    def attach(self, consumer: Consumer) -> None:
+        self._consumers[consumer.id] = consumer
+
+    def detach(self, consumer: Consumer) -> None:
+        self._consumers.pop(consumer.id, None)
+
+    def on_close(self, listener: Callable[[Producer], None]) -> None:
+        self._close_listeners.append(listener)
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe, at most once per KEYFRAME_REQUEST_INTERVAL."""
+        if self.kind != "video" or self._media_ssrc is None or self.closed:
+            return
+        now = time.monotonic()
+        if now - self._last_keyframe_request < KEYFRAME_REQUEST_INTERVAL:
+            return
+        self._last_keyframe_request = now
+        self.stats.keyframe_requests_sent += 1
+        task = asyncio.ensure_future(request_keyframe(self._receiver, self._media_ssrc))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_packet(self, packet: RtpPacket) -> None:
+        if self.closed or not packet.payload:
+            return  # padding-only packets carry nothing to forward
+        sequence_number = packet.sequence_number
+        if sequence_number in self._recent:
+            # a retransmission of a packet we already forwarded
+            self.stats.duplicates_dropped += 1
+            return
+        self._recent[sequence_number] = None
+        if len(self._recent) > _RECENT_SEQUENCE_WINDOW:
+            self._recent.popitem(last=False)
+        self._media_ssrc = packet.ssrc
+        self.stats.packets_received += 1
+        is_keyframe = self._detect_keyframe is None or self._detect_keyframe(packet.payload)
+        for consumer in list(self._consumers.values()):
+            consumer.forward(packet, is_keyframe)
+
+    async def close(self) -> None:
+        """Stop forwarding; consumers are closed first. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        for consumer in list(self._consumers.values()):
+            consumer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for listener in self._close_listeners:
+            listener(self)
+        self._close_listeners.clear()

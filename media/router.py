@@ -1,0 +1,82 @@
+"""A MediaRouter: the media context of one room (producers by id, transports by peer)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from media.producer import Producer
+from media.transport import (
+    PublisherTransport,
+    SubscriberTransport,
+    TransportOptions,
+    new_transport_id,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class MediaRouter:
+    """Owns the transports of one room's peers and knows every live producer. It says nothing
+    about who may see what: the caller decides which producers each subscriber consumes."""
+
+    def __init__(self, router_id: str, options: TransportOptions) -> None:
+        self.id = router_id
+        self.options = options
+        self.producers: dict[str, Producer] = {}
+        self.publishers: dict[str, PublisherTransport] = {}
+        self.subscribers: dict[str, SubscriberTransport] = {}
+        self._producer_listeners: list[Callable[[Producer], None]] = []
+        self._producer_closed_listeners: list[Callable[[Producer], None]] = []
+        self.closed = False
+
+    def on_producer(self, listener: Callable[[Producer], None]) -> None:
+        self._producer_listeners.append(listener)
+
+    def on_producer_closed(self, listener: Callable[[Producer], None]) -> None:
+        self._producer_closed_listeners.append(listener)
+
+    def publisher_for(self, peer_id: str) -> PublisherTransport:
+        transport = self.publishers.get(peer_id)
+        if transport is None:
+            transport = PublisherTransport(
+                new_transport_id(), peer_id, self.options, self._add_producer
+            )
+            self.publishers[peer_id] = transport
+        return transport
+
+    def subscriber_for(self, peer_id: str) -> SubscriberTransport:
+        transport = self.subscribers.get(peer_id)
+        if transport is None:
+            transport = SubscriberTransport(new_transport_id(), peer_id, self.options)
+            self.subscribers[peer_id] = transport
+        return transport
+
+    def _add_producer(self, producer: Producer) -> None:
+        self.producers[producer.id] = producer
+        producer.on_close(self._remove_producer)
+        for listener in list(self._producer_listeners):
+            listener(producer)
+
+    def _remove_producer(self, producer: Producer) -> None:
+        self.producers.pop(producer.id, None)
+        for subscriber in self.subscribers.values():
+            subscriber.remove_consumer(producer.id)
+        for listener in list(self._producer_closed_listeners):
+            listener(producer)
+
+    async def close_peer(self, peer_id: str) -> None:
+        """Close a peer's transports; its producers close first, their consumers with them."""
+        publisher = self.publishers.pop(peer_id, None)
+        if publisher is not None:
+            await publisher.close()
+        subscriber = self.subscribers.pop(peer_id, None)
+        if subscriber is not None:
+            await subscriber.close()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for peer_id in list(set(self.publishers) | set(self.subscribers)):
+            await self.close_peer(peer_id)
