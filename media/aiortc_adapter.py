@@ -78,6 +78,7 @@ __all__ = [
     "negotiated_codec",
     "new_peer_connection",
     "offer_media_kinds",
+    "on_sender_keyframe_request",
     "request_keyframe",
     "tune_socket_buffers",
 ]
@@ -97,6 +98,13 @@ def new_peer_connection(ice_servers: list[RTCIceServer]) -> RTCPeerConnection:
     return RTCPeerConnection(
         RTCConfiguration(iceServers=ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
     )
+
+
+def on_sender_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback`` when the remote peer sends PLI or FIR for ``sender``; aiortc's own
+    handling only sets an encoder flag, which pre-encoded or forwarded media never reads."""
+    _require(sender, "_send_keyframe")
+    setattr(sender, "_send_keyframe", callback)
 
 
 class _ReceiveTap:
@@ -224,7 +232,7 @@ class RawSender:
 
     def on_keyframe_request(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when the subscriber sends PLI or FIR for this sender."""
-        setattr(self._sender, "_send_keyframe", callback)
+        on_sender_keyframe_request(self._sender, callback)
 
     def send(self, packet: RtpPacket) -> bool:
         """Serialize, protect and send ``packet`` now; False when the transport is not up."""

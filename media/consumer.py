@@ -55,8 +55,12 @@ class Consumer:
     def resume(self) -> None:
         if self.paused:
             self.paused = False
-            self._waiting_for_keyframe = self.producer.kind == "video"
-            self.producer.request_keyframe()
+            self.restart()
+
+    def restart(self) -> None:
+        """Start again on the next keyframe (after a pause or while the source was muted)."""
+        self._waiting_for_keyframe = self.producer.kind == "video"
+        self.producer.request_keyframe()
 
     def forward(self, packet: RtpPacket, is_keyframe: bool) -> None:
         if not self._active or self.paused or self.closed:

@@ -52,6 +52,7 @@ class Producer:
         self.clock_rate = 48000 if kind == "audio" else 90000
         self.stats = ProducerStats()
         self.closed = False
+        self.muted = False
         self._receiver = receiver
         self._consumers: dict[str, Consumer] = {}
         self._detect_keyframe: Callable[[bytes], bool] | None = keyframe_detector(mime_type)
@@ -75,6 +76,15 @@ class Producer:
     def on_close(self, listener: Callable[[Producer], None]) -> None:
         self._close_listeners.append(listener)
 
+    def set_muted(self, muted: bool) -> None:
+        """A muted producer is not forwarded; on unmute, video consumers restart on a keyframe."""
+        if muted == self.muted:
+            return
+        self.muted = muted
+        if not muted:
+            for consumer in list(self._consumers.values()):
+                consumer.restart()
+
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe, at most once per KEYFRAME_REQUEST_INTERVAL."""
         if self.kind != "video" or self._media_ssrc is None or self.closed:
@@ -89,7 +99,7 @@ class Producer:
         task.add_done_callback(self._tasks.discard)
 
     def _on_packet(self, packet: RtpPacket) -> None:
-        if self.closed or not packet.payload:
+        if self.closed or self.muted or not packet.payload:
             return  # padding-only packets carry nothing to forward
         sequence_number = packet.sequence_number
         if sequence_number in self._recent:

@@ -3,58 +3,48 @@ from __future__ import annotations
 import pytest
 
 from media import MediaRouter, TransportOptions
-from media.synthetic import EncodedClip, encode_opus, encode_video
+from media.client import BotPublisher, BotSubscriber
 from media.keyframes import keyframe_detector
-
-from tests.media.peers import PublisherPeer, SubscriberPeer, nal_units, wait_for
-
-
-@pytest.fixture(scope="module")
-def vp8_clip() -> EncodedClip:
-    return encode_video("VP8", frames=60, gop=30)
+from media.synthetic import EncodedClip, encode_opus, encode_video
+from tests.media.peers import nal_units, publish, reassembled_frames, subscribe, wait_for
 
 
 @pytest.fixture(scope="module")
-def h264_clip() -> EncodedClip:
-    return encode_video("H264", frames=60, gop=30)
-
-
-@pytest.fixture(scope="module")
-def opus_clip() -> EncodedClip:
-    return encode_opus(seconds=1.0)
+def clips() -> dict[str, EncodedClip]:
+    return {
+        "VP8": encode_video("VP8", frames=60, gop=30),
+        "H264": encode_video("H264", frames=60, gop=30),
+        "opus": encode_opus(seconds=1.0),
+    }
 
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
 async def test_frames_reassembled_at_the_subscriber_equal_what_the_publisher_encoded(
-    codec: str, vp8_clip: EncodedClip, h264_clip: EncodedClip, opus_clip: EncodedClip
+    codec: str, clips: dict[str, EncodedClip]
 ) -> None:
-    clip = vp8_clip if codec == "VP8" else h264_clip
+    clip = clips[codec]
     router = MediaRouter("room", TransportOptions(video_codec=codec))
-    publisher = PublisherPeer([clip, opus_clip])
-    subscriber = SubscriberPeer()
+    publisher = BotPublisher([clip, clips["opus"]])
+    subscriber = BotSubscriber(keep_packets=True)
     try:
-        await publisher.publish(router, "alice")
+        await publish(router, "alice", publisher)
         await wait_for(lambda: len(router.producers) == 2)
-        await subscriber.subscribe(router, "bob", list(router.producers.values()))
-        video_id = next(p.id for p in router.producers.values() if p.kind == "video")
-        audio_id = next(p.id for p in router.producers.values() if p.kind == "audio")
-        await wait_for(lambda: len(subscriber.streams[video_id].frames()) >= 40, timeout=15)
-        await wait_for(lambda: len(subscriber.streams[audio_id].packets) >= 20)
+        mids = await subscribe(router, "bob", subscriber, list(router.producers.values()))
+        video = next(subscriber.streams[mids[p.id]] for p in router.producers.values() if p.kind == "video")
+        audio = next(subscriber.streams[mids[p.id]] for p in router.producers.values() if p.kind == "audio")
+        await wait_for(lambda: len(reassembled_frames(video)) >= 40, timeout=15)
+        await wait_for(lambda: audio.packets >= 20)
 
-        video = subscriber.streams[video_id]
-        frames = video.frames()
-        if codec == "H264":  # aiortc repacketizes Annex-B: compare NAL units
+        frames = reassembled_frames(video)
+        if codec == "H264":  # aiortc repacketizes Annex-B on send: compare NAL units
             originals = {nal_units(payload) for payload in clip.payloads}
-            intact = [frame for frame in frames if nal_units(frame) in originals]
+            altered = [frame for frame in frames if nal_units(frame) not in originals]
         else:
-            originals = set(clip.payloads)
-            intact = [frame for frame in frames if frame in originals]
-        assert len(intact) == len(frames), f"{len(frames) - len(intact)} frames were altered"
+            altered = [frame for frame in frames if frame not in set(clip.payloads)]
+        assert not altered, f"{len(altered)} of {len(frames)} frames were altered"
         detector = keyframe_detector(video.mime_type)
-        assert detector is not None
-        assert detector(video.packets[0].payload), "the first forwarded video packet is not a keyframe"
-        audio_payloads = {p.payload for p in subscriber.streams[audio_id].packets}
-        assert audio_payloads <= set(opus_clip.payloads)
+        assert detector is not None and detector(video.kept[0].payload)
+        assert {p.payload for p in audio.kept} <= set(clips["opus"].payloads)
     finally:
         await subscriber.close()
         await publisher.close()

@@ -1,0 +1,116 @@
+"""Client-side peers for bots and tests: a publisher that replays pre-encoded clips and a
+subscriber that counts (and may keep) what it receives, neither decoding nor encoding."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from media.aiortc_adapter import (
+    RtpPacket,
+    install_receive_tap,
+    negotiated_codec,
+    new_peer_connection,
+    on_sender_keyframe_request,
+)
+from media.keyframes import keyframe_detector
+from media.synthetic import EncodedClip, ReplayTrack
+
+
+@dataclass
+class ReceivedStream:
+    """What one subscribed media section received."""
+
+    kind: str
+    mime_type: str = ""
+    packets: int = 0
+    payload_bytes: int = 0
+    frames: int = 0  # packets with the marker bit: one per video frame
+    keyframes: int = 0
+    first_packet_at: float | None = None
+    first_packet_was_keyframe: bool | None = None
+    kept: list[RtpPacket] = field(default_factory=list)
+
+
+class BotPublisher:
+    """Publishes clips (one media section each) from one peer connection."""
+
+    def __init__(self, clips: list[EncodedClip], sources: list[str] | None = None) -> None:
+        self.pc: RTCPeerConnection = new_peer_connection([])
+        self.tracks = [ReplayTrack(clip) for clip in clips]
+        self._sources = sources or [
+            "microphone" if clip.kind == "audio" else "camera" for clip in clips
+        ]
+        for track in self.tracks:
+            transceiver = self.pc.addTransceiver(track, direction="sendonly")
+            on_sender_keyframe_request(transceiver.sender, track.request_keyframe)
+
+    async def create_offer(self) -> tuple[str, dict[str, str]]:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        sources = {
+            transceiver.mid or "": source
+            for transceiver, source in zip(self.pc.getTransceivers(), self._sources, strict=True)
+        }
+        return self.pc.localDescription.sdp, sources
+
+    async def accept_answer(self, sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+class BotSubscriber:
+    """Answers the server's offers and counts packets per media section (by mid)."""
+
+    def __init__(self, keep_packets: bool = False) -> None:
+        self.pc: RTCPeerConnection = new_peer_connection([])
+        self.streams: dict[str, ReceivedStream] = {}
+        self._keep = keep_packets
+
+    async def answer(self, offer_sdp: str) -> str:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        for transceiver in self.pc.getTransceivers():
+            mid = transceiver.mid or ""
+            if mid in self.streams:
+                continue
+            stream = ReceivedStream(kind=transceiver.kind)
+            self.streams[mid] = stream
+            install_receive_tap(transceiver.receiver, self._counter(stream))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        for transceiver in self.pc.getTransceivers():
+            self.streams[transceiver.mid or ""].mime_type = negotiated_codec(transceiver)[0]
+        return self.pc.localDescription.sdp
+
+    def _counter(self, stream: ReceivedStream):  # type: ignore[no-untyped-def]
+        def on_packet(packet: RtpPacket) -> None:
+            if not packet.payload:
+                return
+            detector = keyframe_detector(stream.mime_type) if stream.kind == "video" else None
+            is_keyframe = detector(packet.payload) if detector is not None else False
+            if stream.first_packet_at is None:
+                stream.first_packet_at = time.monotonic()
+                stream.first_packet_was_keyframe = is_keyframe
+            stream.packets += 1
+            stream.payload_bytes += len(packet.payload)
+            stream.frames += packet.marker
+            stream.keyframes += is_keyframe
+            if self._keep:
+                stream.kept.append(packet)
+
+        return on_packet
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+async def wait_until_connected(pc: RTCPeerConnection, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while pc.connectionState != "connected":
+        if loop.time() > deadline or pc.connectionState in ("failed", "closed"):
+            raise TimeoutError(f"peer connection is {pc.connectionState}")
+        await asyncio.sleep(0.05)

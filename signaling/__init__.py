@@ -1,0 +1,13 @@
+"""Socket.IO signaling: validates events and drives the conference and media layers."""
+
+from signaling.errors import ProtocolError
+from signaling.server import create_signaling
+from signaling.service import PROTOCOL_VERSION, ConferenceService, ServiceOptions
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ConferenceService",
+    "ProtocolError",
+    "ServiceOptions",
+    "create_signaling",
+]

@@ -1,0 +1,95 @@
+"""The Socket.IO namespace: every event validated, every request answered with
+``{ok: true, ...}`` or ``{ok: false, error: {code, message}}``; unknown events included."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from media.transport import MAX_SDP_LENGTH
+from signaling.errors import ProtocolError, error_reply, reply_for
+from signaling.service import PROTOCOL_VERSION, ConferenceService
+from signaling.validation import (
+    bool_field,
+    int_field,
+    only_fields,
+    payload_dict,
+    required_string,
+    string_field,
+    string_map_field,
+)
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+TRACK_SOURCES = frozenset({"camera", "microphone", "screen"})
+
+
+class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(self, service: ConferenceService) -> None:
+        super().__init__("/")
+        self.service = service
+        self._handlers: dict[str, tuple[Handler, int]] = {
+            "join": (self._join, 16 * 1024),
+            "publish": (self._publish, MAX_SDP_LENGTH + 4096),
+            "set-media": (self._set_media, 1024),
+            "leave": (self._leave, 1024),
+        }
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            sid = args[0]
+            await self.emit("welcome", {"protocol": PROTOCOL_VERSION}, to=sid)
+            return True
+        if event == "disconnect":
+            await self.service.leave(args[0])
+            return None
+        sid, data = args[0], args[1:]
+        entry = self._handlers.get(event)
+        if entry is None:
+            return error_reply("unknown_event", f"there is no event named {event[:64]!r}")
+        handler, max_bytes = entry
+        try:
+            if len(data) > 1:
+                raise ProtocolError("invalid_payload", "send one payload object per event")
+            payload = payload_dict(data[0] if data else None, max_bytes=max_bytes)
+            result = await handler(sid, payload)
+        except Exception as exc:  # every failure becomes a reply; none reaches the transport
+            return reply_for(exc)
+        return {"ok": True, **result}
+
+    async def _join(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"protocol", "room", "name", "token"}))
+        protocol = int_field(payload, "protocol")
+        if protocol != PROTOCOL_VERSION:
+            raise ProtocolError(
+                "unsupported_protocol", f"this server speaks protocol {PROTOCOL_VERSION}"
+            )
+        room = required_string(payload, "room", max_length=64)
+        token = string_field(payload, "token", required=False, max_length=4096)
+        name = string_field(payload, "name", required=False, max_length=256)
+        if token is None and name is None:
+            raise ProtocolError("missing_field", 'give a "token" or a "name"')
+        return await self.service.join(sid, room, token=token, name=name)
+
+    async def _publish(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"sdp", "sources"}))
+        sdp = required_string(payload, "sdp", max_length=MAX_SDP_LENGTH)
+        sources = string_map_field(payload, "sources", allowed_values=TRACK_SOURCES)
+        return await self.service.publish(sid, sdp, sources)
+
+    async def _set_media(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"audioMuted", "videoMuted"}))
+        audio = bool_field(payload, "audioMuted")
+        video = bool_field(payload, "videoMuted")
+        if audio is None and video is None:
+            raise ProtocolError("missing_field", 'give "audioMuted" or "videoMuted"')
+        return await self.service.set_media_state(sid, audio_muted=audio, video_muted=video)
+
+    async def _leave(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset())
+        await self.service.leave(sid)
+        return {}
