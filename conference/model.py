@@ -33,13 +33,14 @@ class Org:
     @classmethod
     def parse(cls, text: str) -> Org:
         """``district:도봉구`` -> Org(DISTRICT, "도봉구")."""
-        kind, sep, name = text.partition(":")
+        kind, _, name = text.partition(":")
         try:
             org_kind = OrgKind(kind.strip().lower())
         except ValueError as exc:
             kinds = ", ".join(k.value for k in OrgKind)
             raise InvalidNameError(f"organisation kind must be one of {kinds}") from exc
-        clean = clean_name(name, what="organisation name") if sep else ""
+        # "guest:" and "city" both mean an org without a name, as Org.to_dict writes it.
+        clean = clean_name(name, what="organisation name") if name.strip() else ""
         return cls(org_kind, clean)
 
     def to_dict(self) -> dict[str, str]:

@@ -56,10 +56,11 @@ class Room:
             identity = "guest-" + secrets.token_hex(6)
             name, org, role = clean_name(guest_name or ""), GUEST_ORG, Role.PARTICIPANT
         replaced = self.find_identity(identity)
-        if replaced is not None:
-            self.participants.pop(replaced.id, None)
-        if role != Role.DISPLAY and len(self.people) >= self.policy.capacity:
+        counted = len(self.people) - (1 if replaced is not None and replaced.is_person else 0)
+        if role != Role.DISPLAY and counted >= self.policy.capacity:
             raise RoomFullError(f"the room is full ({self.policy.capacity} people)")
+        if replaced is not None:  # only once every check passed: a refusal changes nothing
+            self.participants.pop(replaced.id, None)
         participant = Participant(
             id=ParticipantId(secrets.token_hex(6)),
             identity=identity,

@@ -162,8 +162,9 @@ class ConferenceService:
         context.sessions.pop(session.sid, None)
         if session.negotiator is not None:
             await session.negotiator.close()
-        participant = context.room.leave(session.participant_id)
+        # media first: closing its producers removes its tracks and tells the others
         await context.router.close_peer(session.participant_id)
+        participant = context.room.leave(session.participant_id)
         await self._emitter.leave_room(session.sid, context.channel)
         if participant is not None and participant.is_person:
             await self._emitter.emit(
