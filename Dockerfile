@@ -14,8 +14,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # The project (see .dockerignore for what stays out), then the package and front-end deps.
+# Installed in place (-e) so the server finds web/node_modules next to its code.
 COPY . .
-RUN pip install . \
+RUN pip install -e . \
     && npm ci --prefix web \
     && npm cache clean --force
 

@@ -163,14 +163,16 @@ def codec_preferences(kind: str, video_codec: str) -> list[RTCRtpCodecCapability
                 if str(c.parameters.get("profile-level-id", "")).lower() == "42e01f"
                 and str(c.parameters.get("packetization-mode", "")) == "1"
             ]
-        chosen += [c for c in capabilities if c.mimeType.lower() == "video/rtx"]
+        if chosen:
+            chosen += [c for c in capabilities if c.mimeType.lower() == "video/rtx"]
     if not chosen:
         raise UnsupportedCodecError(f"no {kind} codec matches {video_codec!r}")
     return chosen
 
 
 def offer_media_kinds(sdp: str) -> list[str]:
-    """The kinds of the offer's media sections, in order; a clear error if it cannot parse."""
+    """The kinds of the offer's media sections, in order. aiortc's parser skips lines it does
+    not know, so junk yields no sections (callers refuse that) rather than an error."""
     try:
         description = aiortc_sdp.SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc's parser raises assorted errors on junk

@@ -109,11 +109,6 @@ def test_audio_preferences_are_opus_only() -> None:
     assert [c.mimeType.lower() for c in codecs] == ["audio/opus"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in media/aiortc_adapter.py codec_preferences: RTX is appended before the "
-    "emptiness check, so an unknown video codec yields [rtx] instead of raising",
-)
 def test_an_unsupported_video_codec_is_refused() -> None:
     with pytest.raises(UnsupportedCodecError):
         codec_preferences("video", "VP9")
@@ -121,7 +116,7 @@ def test_an_unsupported_video_codec_is_refused() -> None:
 
 def test_offer_media_kinds_of_garbage_is_an_empty_list() -> None:
     # aiortc's parser skips lines it does not know, so junk parses to no media sections
-    # rather than raising InvalidSdpError (whatever the docstring promises).
+    # rather than raising InvalidSdpError; PublisherTransport refuses an offer with none.
     assert offer_media_kinds("garbage") == []
 
 
