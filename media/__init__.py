@@ -11,6 +11,7 @@ from media.errors import (
     TransportClosedError,
     UnsupportedCodecError,
 )
+from media.metrics import ForwardingMetrics
 from media.producer import Producer
 from media.router import MediaRouter
 from media.transport import (
@@ -24,6 +25,7 @@ from media.transport import (
 __all__ = [
     "AdapterError",
     "Consumer",
+    "ForwardingMetrics",
     "IceServerSpec",
     "InvalidSdpError",
     "MediaError",

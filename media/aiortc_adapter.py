@@ -18,10 +18,12 @@ tests/media/test_aiortc_adapter.py, so an aiortc upgrade that moves one fails lo
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
 import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -42,7 +44,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensions, RtpPacket
 
 from media.errors import AdapterError, InvalidSdpError, UnsupportedCodecError
 
@@ -65,8 +67,9 @@ PRIVATE_HOOKS: Final[dict[str, tuple[str, ...]]] = {
         "_send_keyframe",
         "_ssrc",
     ),
-    "RTCRtpTransceiver": ("_codecs",),
+    "RTCRtpTransceiver": ("_codecs", "_headerExtensions"),
     "RTCDtlsTransport": ("_state", "_tx_srtp"),
+    "Connection": ("_queue", "_nominated"),  # aioice, beneath RTCIceTransport._connection
 }
 
 __all__ = [
@@ -75,6 +78,8 @@ __all__ = [
     "RawSender",
     "RtpPacket",
     "codec_preferences",
+    "abs_send_time_now",
+    "install_arrival_clock",
     "install_receive_tap",
     "negotiated_codec",
     "new_peer_connection",
@@ -116,21 +121,70 @@ def on_sender_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None
     _put(sender, "_send_keyframe", callback)
 
 
+class _StampedQueue(asyncio.Queue[Any]):
+    """aioice's datagram queue, remembering when each datagram arrived: the DTLS transport
+    takes datagrams in order and handles each to the end before the next, so while our tap
+    runs, ``last_arrival`` is the arrival time of the packet it sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._arrivals: collections.deque[float] = collections.deque()
+        self.last_arrival = 0.0
+
+    def put_nowait(self, item: Any) -> None:
+        self._arrivals.append(time.monotonic())
+        super().put_nowait(item)
+
+    def get_nowait(self) -> Any:
+        item = super().get_nowait()
+        self.last_arrival = self._arrivals.popleft() if self._arrivals else time.monotonic()
+        return item
+
+
+def install_arrival_clock(pc: RTCPeerConnection) -> None:
+    """Stamp datagrams as they arrive on the connection's ICE transports (before any do)."""
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport._connection
+        _require(connection, "_queue")
+        queue = _get(connection, "_queue")
+        if isinstance(queue, _StampedQueue):
+            continue
+        stamped = _StampedQueue()
+        while not queue.empty():
+            stamped.put_nowait(queue.get_nowait())
+        _put(connection, "_queue", stamped)
+
+
+def _arrival_time(receiver: RTCRtpReceiver) -> float:
+    queue = receiver.transport.transport._connection._queue
+    return queue.last_arrival if isinstance(queue, _StampedQueue) else time.monotonic()
+
+
+# Called with the packet and the monotonic time its datagram arrived.
+PacketCallback = Callable[[RtpPacket, float], None]
+
+
 class _ReceiveTap:
     """Stands where aiortc keeps its jitter buffer: sees every packet, assembles nothing."""
 
-    def __init__(self, on_packet: Callable[[RtpPacket], None]) -> None:
+    def __init__(self, receiver: RTCRtpReceiver, on_packet: PacketCallback) -> None:
+        self._receiver = receiver
         self._on_packet = on_packet
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
-        self._on_packet(packet)
+        self._on_packet(packet, _arrival_time(self._receiver))
         return False, None
 
 
-def install_receive_tap(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None]) -> None:
+def install_receive_tap(receiver: RTCRtpReceiver, on_packet: PacketCallback) -> None:
     """Route every packet ``receiver`` gets to ``on_packet`` instead of the decoder."""
     _require(receiver, "_RTCRtpReceiver__jitter_buffer")
-    _put(receiver, "_RTCRtpReceiver__jitter_buffer", _ReceiveTap(on_packet))
+    _put(receiver, "_RTCRtpReceiver__jitter_buffer", _ReceiveTap(receiver, on_packet))
+
+
+def abs_send_time_now() -> int:
+    """The 24-bit abs-send-time value (6.18 fixed-point seconds) for a packet sent now."""
+    return (aiortc_clock.current_ntp_time() >> 14) & 0x00FFFFFF
 
 
 async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -199,36 +253,87 @@ class IdleTrack(MediaStreamTrack):
         super().stop()
 
 
+_ONE_BYTE_EXTENSION_PROFILE = 0xBEDE
+_MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+_ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+_AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+_RTP_HEADER = struct.Struct("!BBHLLHH")  # fixed header, then the extension block's header
+
+
+class _ForwardedPacket:
+    """What aiortc's NACK history needs of a packet (``_retransmit`` and ``wrap_rtx`` read
+    these fields), without building a full RtpPacket for every forwarded copy."""
+
+    __slots__ = ("csrc", "data", "extensions", "marker", "payload", "sequence_number", "timestamp")
+
+    def __init__(
+        self, data: bytes, marker: int, sequence_number: int, timestamp: int, payload: bytes
+    ) -> None:
+        self.data = data
+        self.marker = marker
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+        self.payload = payload
+        self.csrc: list[int] = []
+        self.extensions = _NO_EXTENSIONS
+
+    def serialize(self, extensions_map: object = None) -> bytes:
+        return self.data
+
+
+_NO_EXTENSIONS = HeaderExtensions()
+
+
 class RawSender:
     """Sends already-encoded RTP through an aiortc sender's transport, synchronously.
 
     The sender keeps its SSRC, its RTCP loop (sender reports from the counters we update) and
     its NACK history (which we fill), so retransmission works as if it had sent the packets.
+    Headers are written here, byte by byte: the per-copy cost is what makes an SFU cheap.
     """
 
     def __init__(self, transceiver: RTCRtpTransceiver) -> None:
         sender = transceiver.sender
         for name in PRIVATE_HOOKS["RTCRtpSender"]:
             _require(sender, name)
+        _require(transceiver, "_headerExtensions")
         self._transceiver = transceiver
         self._sender = sender
-        self._history: dict[int, RtpPacket] = _get(sender, "_RTCRtpSender__rtp_history")
+        self._history: dict[int, Any] = _get(sender, "_RTCRtpSender__rtp_history")
         self.ssrc: int = sender._ssrc
         self.payload_type = 0
         self.mid = ""
+        self._mid_element = b""
+        self._abs_send_time_id = 0
+        self._audio_level_id = 0
         self._next_sequence_number = random.randrange(0, 0x8000)
         self._last_timestamp = random.randrange(0, 0x1_0000_0000)
         self._last_send_time: float | None = None
+        self._packets = 0
+        self._octets = 0
+        self._is_audio = transceiver.kind == "audio"
 
     def on_negotiated(self) -> None:
-        """Read what the negotiation settled: payload type and mid."""
+        """Read what the negotiation settled: payload type, mid, header extension ids."""
         _, self.payload_type = negotiated_codec(self._transceiver)
         self.mid = self._transceiver.mid or ""
+        ids = {ext.uri: ext.id for ext in _get(self._transceiver, "_headerExtensions")}
+        mid_id = ids.get(_MID_URI, 0)
+        mid = self.mid.encode("utf-8")
+        self._mid_element = (
+            bytes([(mid_id << 4) | (len(mid) - 1)]) + mid if mid_id and 0 < len(mid) <= 16 else b""
+        )
+        self._abs_send_time_id = ids.get(_ABS_SEND_TIME_URI, 0)
+        self._audio_level_id = ids.get(_AUDIO_LEVEL_URI, 0)
 
     @property
     def ready(self) -> bool:
         """True once aiortc has started the sender (its RTCP routing is registered)."""
         return bool(_get(self._sender, "_RTCRtpSender__started"))
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._sender.transport._state == DtlsState.CONNECTED)
 
     def continuation(self, clock_rate: int) -> tuple[int, int]:
         """Sequence number and timestamp that continue this sender's stream now, so that a
@@ -243,28 +348,69 @@ class RawSender:
         """Call ``callback`` when the subscriber sends PLI or FIR for this sender."""
         on_sender_keyframe_request(self._sender, callback)
 
-    def send(self, packet: RtpPacket) -> bool:
-        """Serialize, protect and send ``packet`` now; False when the transport is not up."""
-        sender = self._sender
-        dtls: RTCDtlsTransport = sender.transport
+    def send(
+        self,
+        marker: int,
+        sequence_number: int,
+        timestamp: int,
+        payload: bytes,
+        abs_send_time: int,
+        audio_level: tuple[bool, int] | None,
+    ) -> bool:
+        """Write the header, protect and send now; False when the transport is not up."""
+        dtls: RTCDtlsTransport = self._sender.transport
         if dtls._state != DtlsState.CONNECTED:
             return False
-        packet.extensions.mid = self.mid
-        packet.extensions.abs_send_time = (aiortc_clock.current_ntp_time() >> 14) & 0x00FFFFFF
-        self._history[packet.sequence_number % RTP_HISTORY_SIZE] = packet
-        data = packet.serialize(_get(sender, "_RTCRtpSender__rtp_header_extensions_map"))
+        extension = self._mid_element
+        if self._abs_send_time_id:
+            extension += bytes(
+                (
+                    (self._abs_send_time_id << 4) | 2,
+                    (abs_send_time >> 16) & 0xFF,
+                    (abs_send_time >> 8) & 0xFF,
+                    abs_send_time & 0xFF,
+                )
+            )
+        if audio_level is not None and self._audio_level_id:
+            vad, level = audio_level
+            extension += bytes(((self._audio_level_id << 4), (0x80 if vad else 0) | level))
+        padding = -len(extension) % 4
+        if padding:
+            extension += bytes(padding)
+        data = (
+            _RTP_HEADER.pack(
+                0x90,  # version 2, extension present
+                (marker << 7) | self.payload_type,
+                sequence_number,
+                timestamp,
+                self.ssrc,
+                _ONE_BYTE_EXTENSION_PROFILE,
+                len(extension) >> 2,
+            )
+            + extension
+            + payload
+        )
         if not _send_datagram(dtls, dtls._tx_srtp.protect(data)):
             return False
-        self._next_sequence_number = (packet.sequence_number + 1) & 0xFFFF
-        self._last_timestamp = packet.timestamp
-        self._last_send_time = time.monotonic()
-        # what aiortc's own send loop keeps, so its RTCP sender reports stay true
-        _put(sender, "_RTCRtpSender__ntp_timestamp", aiortc_clock.current_ntp_time())
-        _put(sender, "_RTCRtpSender__rtp_timestamp", packet.timestamp)
-        octets = _get(sender, "_RTCRtpSender__octet_count") + len(packet.payload)
-        _put(sender, "_RTCRtpSender__octet_count", octets)
-        _put(sender, "_RTCRtpSender__packet_count", _get(sender, "_RTCRtpSender__packet_count") + 1)
+        self._history[sequence_number % RTP_HISTORY_SIZE] = _ForwardedPacket(
+            data, marker, sequence_number, timestamp, payload
+        )
+        self._next_sequence_number = (sequence_number + 1) & 0xFFFF
+        self._last_timestamp = timestamp
+        self._packets += 1
+        self._octets += len(payload)
+        if marker or self._is_audio:
+            self._sync_report_counters()
         return True
+
+    def _sync_report_counters(self) -> None:
+        # What aiortc's own send loop keeps for its RTCP sender reports; once per frame.
+        self._last_send_time = time.monotonic()
+        sender = self._sender
+        _put(sender, "_RTCRtpSender__ntp_timestamp", aiortc_clock.current_ntp_time())
+        _put(sender, "_RTCRtpSender__rtp_timestamp", self._last_timestamp)
+        _put(sender, "_RTCRtpSender__octet_count", self._octets)
+        _put(sender, "_RTCRtpSender__packet_count", self._packets)
 
 
 def _send_datagram(dtls: RTCDtlsTransport, data: bytes) -> bool:

@@ -86,7 +86,7 @@ class BotSubscriber:
         return self.pc.localDescription.sdp
 
     def _counter(self, stream: ReceivedStream):  # type: ignore[no-untyped-def]
-        def on_packet(packet: RtpPacket) -> None:
+        def on_packet(packet: RtpPacket, arrival: float) -> None:
             if not packet.payload:
                 return
             detector = keyframe_detector(stream.mime_type) if stream.kind == "video" else None

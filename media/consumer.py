@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,7 +63,9 @@ class Consumer:
         self._waiting_for_keyframe = self.producer.kind == "video"
         self.producer.request_keyframe()
 
-    def forward(self, packet: RtpPacket, is_keyframe: bool) -> None:
+    def forward(
+        self, packet: RtpPacket, is_keyframe: bool, abs_send_time: int, arrival: float
+    ) -> None:
         if not self._active or self.paused or self.closed:
             return
         if self._waiting_for_keyframe:
@@ -73,18 +76,21 @@ class Consumer:
             self._start_at(packet)
         elif self.stats.packets_sent == 0:
             self._start_at(packet)
-        out = RtpPacket(
-            payload_type=self.sender.payload_type,
-            marker=packet.marker,
-            sequence_number=(packet.sequence_number + self._sequence_offset) & 0xFFFF,
-            timestamp=(packet.timestamp + self._timestamp_offset) & 0xFFFFFFFF,
-            ssrc=self.sender.ssrc,
-            payload=packet.payload,
+        sent = self.sender.send(
+            packet.marker,
+            (packet.sequence_number + self._sequence_offset) & 0xFFFF,
+            (packet.timestamp + self._timestamp_offset) & 0xFFFFFFFF,
+            packet.payload,
+            abs_send_time,
+            packet.extensions.audio_level,
         )
-        out.extensions.audio_level = packet.extensions.audio_level
-        if self.sender.send(out):
+        if sent:
             self._waiting_for_keyframe = False
             self.stats.packets_sent += 1
+            metrics = self.producer.metrics
+            metrics.packets_forwarded += 1
+            metrics.bytes_forwarded += len(packet.payload)
+            metrics.record_latency(time.monotonic() - arrival)
         elif self.stats.packets_sent == 0:
             # nothing reached the subscriber yet: keep waiting for a keyframe it can start on
             self._waiting_for_keyframe = self.producer.kind == "video"

@@ -12,8 +12,14 @@ from typing import TYPE_CHECKING
 
 from aiortc import RTCRtpReceiver
 
-from media.aiortc_adapter import RtpPacket, install_receive_tap, request_keyframe
+from media.aiortc_adapter import (
+    RtpPacket,
+    abs_send_time_now,
+    install_receive_tap,
+    request_keyframe,
+)
 from media.keyframes import keyframe_detector
+from media.metrics import ForwardingMetrics
 
 if TYPE_CHECKING:
     from media.consumer import Consumer
@@ -43,6 +49,7 @@ class Producer:
         source: str,
         mime_type: str,
         receiver: RTCRtpReceiver,
+        metrics: ForwardingMetrics | None = None,
     ) -> None:
         self.id = producer_id
         self.peer_id = peer_id
@@ -51,6 +58,7 @@ class Producer:
         self.mime_type = mime_type
         self.clock_rate = 48000 if kind == "audio" else 90000
         self.stats = ProducerStats()
+        self.metrics = metrics or ForwardingMetrics()
         self.closed = False
         self.muted = False
         self._receiver = receiver
@@ -94,11 +102,12 @@ class Producer:
             return
         self._last_keyframe_request = now
         self.stats.keyframe_requests_sent += 1
+        self.metrics.keyframe_requests += 1
         task = asyncio.ensure_future(request_keyframe(self._receiver, self._media_ssrc))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _on_packet(self, packet: RtpPacket) -> None:
+    def _on_packet(self, packet: RtpPacket, arrival: float) -> None:
         if self.closed or self.muted or not packet.payload:
             return  # padding-only packets carry nothing to forward
         sequence_number = packet.sequence_number
@@ -111,9 +120,11 @@ class Producer:
             self._recent.popitem(last=False)
         self._media_ssrc = packet.ssrc
         self.stats.packets_received += 1
+        self.metrics.packets_received += 1
         is_keyframe = self._detect_keyframe is None or self._detect_keyframe(packet.payload)
+        abs_send_time = abs_send_time_now()
         for consumer in list(self._consumers.values()):
-            consumer.forward(packet, is_keyframe)
+            consumer.forward(packet, is_keyframe, abs_send_time, arrival)
 
     async def close(self) -> None:
         """Stop forwarding; consumers are closed first. Idempotent."""

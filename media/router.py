@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from media.metrics import ForwardingMetrics
 from media.producer import Producer
 from media.transport import (
     PublisherTransport,
@@ -20,8 +21,11 @@ class MediaRouter:
     """Owns the transports of one room's peers and knows every live producer. It says nothing
     about who may see what: the caller decides which producers each subscriber consumes."""
 
-    def __init__(self, router_id: str, options: TransportOptions) -> None:
+    def __init__(
+        self, router_id: str, options: TransportOptions, metrics: ForwardingMetrics | None = None
+    ) -> None:
         self.id = router_id
+        self.metrics = metrics or ForwardingMetrics()
         self.options = options
         self.producers: dict[str, Producer] = {}
         self.publishers: dict[str, PublisherTransport] = {}
@@ -40,7 +44,7 @@ class MediaRouter:
         transport = self.publishers.get(peer_id)
         if transport is None:
             transport = PublisherTransport(
-                new_transport_id(), peer_id, self.options, self._add_producer
+                new_transport_id(), peer_id, self.options, self._add_producer, self.metrics
             )
             self.publishers[peer_id] = transport
         return transport

@@ -17,6 +17,7 @@ from media.aiortc_adapter import (
     IdleTrack,
     RawSender,
     codec_preferences,
+    install_arrival_clock,
     negotiated_codec,
     new_peer_connection,
     offer_media_kinds,
@@ -24,6 +25,7 @@ from media.aiortc_adapter import (
 )
 from media.consumer import Consumer
 from media.errors import InvalidSdpError, TransportClosedError, UnsupportedCodecError
+from media.metrics import ForwardingMetrics
 from media.producer import Producer
 
 logger = logging.getLogger(__name__)
@@ -138,8 +140,10 @@ class PublisherTransport(PeerTransport):
         peer_id: str,
         options: TransportOptions,
         on_producer: Callable[[Producer], None],
+        metrics: ForwardingMetrics | None = None,
     ) -> None:
         super().__init__(transport_id, peer_id, options)
+        self._metrics = metrics or ForwardingMetrics()
         self._on_producer = on_producer
         self.producers: dict[str, Producer] = {}
         self._lock = asyncio.Lock()
@@ -182,6 +186,7 @@ class PublisherTransport(PeerTransport):
             transceiver.setCodecPreferences(codec_preferences(kind, self.options.video_codec))
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        install_arrival_clock(pc)
         new_tracks: list[RTCRtpTransceiver] = []
         for transceiver in pc.getTransceivers():
             if transceiver.mid is None or transceiver.receiver.track is None:
@@ -209,6 +214,7 @@ class PublisherTransport(PeerTransport):
             source=sources.get(mid, default_source),
             mime_type=mime_type,
             receiver=transceiver.receiver,
+            metrics=self._metrics,
         )
         self.producers[producer.id] = producer
         self._on_producer(producer)

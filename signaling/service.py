@@ -23,7 +23,7 @@ from conference import (
     verify_token,
 )
 from conference.model import is_valid_room_id
-from media import MediaRouter, Producer, TransportOptions
+from media import ForwardingMetrics, MediaRouter, Producer, TransportOptions
 from signaling.errors import ProtocolError
 from signaling.negotiation import SubscriberNegotiator
 
@@ -94,6 +94,7 @@ class ConferenceService:
         self._clock = clock
         self.rooms: dict[RoomId, RoomContext] = {}
         self.sessions: dict[str, Session] = {}
+        self.metrics = ForwardingMetrics()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- joining and leaving -------------------------------------------------------------
@@ -146,7 +147,7 @@ class ConferenceService:
             policy = RoomPolicy(
                 capacity=self.options.capacity, allow_guests=self.options.allow_guests
             )
-            router = MediaRouter(room_id, self.options.media)
+            router = MediaRouter(room_id, self.options.media, self.metrics)
             context = RoomContext(room=Room(room_id, policy), router=router)
             router.on_producer(lambda producer: self._on_producer(context, producer))
             router.on_producer_closed(lambda producer: self._on_producer_closed(context, producer))

@@ -118,6 +118,18 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Forwarding counters and the in-server latency histogram (for `openroom bench`)."""
+    service = request.app[SERVICE_KEY]
+    return web.json_response(
+        {
+            "rooms": len(service.rooms),
+            "sessions": len(service.sessions),
+            "forwarding": service.metrics.snapshot(),
+        }
+    )
+
+
 async def vendor_file(request: web.Request) -> web.FileResponse:
     path = VENDOR_FILES.get(request.match_info["name"])
     if path is None or not path.is_file():
@@ -158,6 +170,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/join", join_redirect)
     app.router.add_get("/r/{room}", room_page)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/metrics", metrics)
     app.router.add_get("/vendor/{name}", vendor_file)
     app.router.add_static("/static", STATIC_DIR)
 

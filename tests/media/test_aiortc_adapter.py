@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import aiortc
@@ -16,6 +17,7 @@ from media.aiortc_adapter import (
     TESTED_AIORTC_MINOR,
     IdleTrack,
     codec_preferences,
+    install_arrival_clock,
     install_receive_tap,
     offer_media_kinds,
 )
@@ -37,6 +39,7 @@ def _hooked_objects(transceiver: RTCRtpTransceiver) -> dict[str, object]:
         "RTCRtpSender": transceiver.sender,
         "RTCRtpTransceiver": transceiver,
         "RTCDtlsTransport": transceiver.sender.transport,
+        "Connection": transceiver.sender.transport.transport._connection,
     }
 
 
@@ -75,7 +78,7 @@ async def test_the_receive_tap_replaces_the_jitter_buffer_and_hands_over_every_p
 ) -> None:
     receiver = video_transceiver.receiver
     seen: list[RtpPacket] = []
-    install_receive_tap(receiver, seen.append)
+    install_receive_tap(receiver, lambda packet, arrival: seen.append(packet))
     tap = receiver._RTCRtpReceiver__jitter_buffer
     packet = RtpPacket(payload_type=96, sequence_number=7, timestamp=3000, payload=b"\x90")
 
@@ -152,3 +155,21 @@ async def test_stopping_an_idle_track_ends_a_pending_recv() -> None:
     with pytest.raises((ConnectionError, asyncio.CancelledError)):
         await pending
     assert track.readyState == "ended"
+
+
+async def test_the_arrival_clock_stamps_each_datagram_when_it_is_queued() -> None:
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver("audio")
+        connection = transceiver.receiver.transport.transport._connection
+        connection._queue.put_nowait((b"early", 1))
+        install_arrival_clock(pc)
+        queue = connection._queue
+        before = time.monotonic()
+        queue.put_nowait((b"late", 1))
+
+        assert (await queue.get())[0] == b"early"
+        assert (await queue.get())[0] == b"late"
+        assert before <= queue.last_arrival <= time.monotonic()
+    finally:
+        await pc.close()
