@@ -87,6 +87,9 @@ class MediaSettings:
     ice_servers: tuple[IceServer, ...] = ()
     udp_buffer_bytes: int = 4194304
     max_participants: int = 50
+    # "rtp" forwards encoded packets (the SFU); "transcode" decodes and re-encodes with
+    # aiortc's MediaRelay, only as the benchmark's baseline.
+    forwarding: str = "rtp"
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,18 @@ def _video_codec(value: object) -> object:
     text = _string(value).strip().upper()
     if text not in _VIDEO_CODECS:
         raise _InvalidValueError(f"must be one of {', '.join(_VIDEO_CODECS)}, got {_show(value)}")
+    return text
+
+
+_FORWARDING_MODES = ("rtp", "transcode")
+
+
+def _forwarding(value: object) -> object:
+    text = _string(value).strip().lower()
+    if text not in _FORWARDING_MODES:
+        raise _InvalidValueError(
+            f"must be one of {', '.join(_FORWARDING_MODES)}, got {_show(value)}"
+        )
     return text
 
 
@@ -296,6 +311,7 @@ _FIELDS: dict[str, _Field] = {
         _Field("media.ice_servers", _ice_servers, _ice_servers_from_env),
         _int_field("media.udp_buffer_bytes", 65536, 67108864),
         _int_field("media.max_participants", 1, 1000),
+        _Field("media.forwarding", _forwarding),
         _Field("redis.url", _redis_url),
     )
 }
@@ -438,6 +454,7 @@ def load_settings(
             ice_servers=_get(values, "media.ice_servers", media.ice_servers),
             udp_buffer_bytes=_get(values, "media.udp_buffer_bytes", media.udp_buffer_bytes),
             max_participants=_get(values, "media.max_participants", media.max_participants),
+            forwarding=_get(values, "media.forwarding", media.forwarding),
         ),
         redis=RedisSettings(url=_get(values, "redis.url", redis.url)),
     )

@@ -26,7 +26,13 @@ class Consumer:
     timestamps are rewritten so that the subscriber sees one continuous stream from the
     sender it negotiated, whichever source feeds it. Video starts on a keyframe."""
 
-    def __init__(self, consumer_id: str, producer: Producer, sender: RawSender) -> None:
+    def __init__(
+        self,
+        consumer_id: str,
+        producer: Producer,
+        sender: RawSender,
+        relay_keyframe_requests: bool = True,
+    ) -> None:
         self.id = consumer_id
         self.producer = producer
         self.sender = sender
@@ -38,7 +44,8 @@ class Consumer:
         self._sequence_offset = 0
         self._timestamp_offset = 0
         producer.attach(self)
-        sender.on_keyframe_request(self._on_keyframe_request)
+        if relay_keyframe_requests:
+            sender.on_keyframe_request(self._on_keyframe_request)
 
     @property
     def waiting_for_keyframe(self) -> bool:

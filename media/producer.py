@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aiortc import RTCRtpReceiver
+from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc.contrib.media import MediaRelay
 
 from media.aiortc_adapter import (
     RtpPacket,
@@ -50,6 +51,7 @@ class Producer:
         mime_type: str,
         receiver: RTCRtpReceiver,
         metrics: ForwardingMetrics | None = None,
+        transcode: bool = False,
     ) -> None:
         self.id = producer_id
         self.peer_id = peer_id
@@ -69,7 +71,17 @@ class Producer:
         self._last_keyframe_request = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._close_listeners: list[Callable[[Producer], None]] = []
-        install_receive_tap(receiver, self._on_packet)
+        self._relay: MediaRelay | None = None
+        if transcode:
+            self._relay = MediaRelay()  # the baseline: aiortc decodes and re-encodes
+        else:
+            install_receive_tap(receiver, self._on_packet)
+
+    def relayed_track(self) -> MediaStreamTrack:
+        """The decoded track, for the transcoding baseline only."""
+        if self._relay is None:
+            raise RuntimeError("this producer forwards RTP; it has no decoded track")
+        return self._relay.subscribe(self._receiver.track)
 
     @property
     def consumers(self) -> list[Consumer]:

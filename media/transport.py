@@ -54,6 +54,13 @@ class TransportOptions:
     video_codec: str
     ice_servers: tuple[IceServerSpec, ...] = ()
     udp_buffer_bytes: int = 4 * 1024 * 1024
+    # "rtp": forward encoded packets. "transcode": aiortc's MediaRelay decodes each track
+    # once and encodes it per subscriber; only the benchmark's baseline uses it.
+    forwarding: str = "rtp"
+
+    @property
+    def transcoding(self) -> bool:
+        return self.forwarding == "transcode"
 
 
 class TransportState(enum.Enum):
@@ -215,6 +222,7 @@ class PublisherTransport(PeerTransport):
             mime_type=mime_type,
             receiver=transceiver.receiver,
             metrics=self._metrics,
+            transcode=self.options.transcoding,
         )
         self.producers[producer.id] = producer
         self._on_producer(producer)
@@ -268,6 +276,8 @@ class SubscriberTransport(PeerTransport):
             (s for s in self._slots if s.consumer is None and s.transceiver.kind == producer.kind),
             None,
         )
+        if self.options.transcoding:
+            return self._add_transcoding_consumer(producer)
         if slot is None:
             transceiver = self._pc.addTransceiver(IdleTrack(producer.kind), direction="sendonly")
             transceiver.setCodecPreferences(
@@ -279,6 +289,17 @@ class SubscriberTransport(PeerTransport):
         slot.consumer = consumer
         if slot.transceiver.mid is not None and slot.sender.ready:
             consumer.activate()  # a reused, negotiated section: no new offer needed
+        return consumer
+
+    def _add_transcoding_consumer(self, producer: Producer) -> Consumer:
+        # The baseline: aiortc decodes (once, in the relay) and encodes for this subscriber.
+        transceiver = self._pc.addTransceiver(producer.relayed_track(), direction="sendonly")
+        transceiver.setCodecPreferences(codec_preferences(producer.kind, self.options.video_codec))
+        sender = RawSender(transceiver)
+        consumer = Consumer(
+            f"{self.peer_id}<{producer.id}", producer, sender, relay_keyframe_requests=False
+        )
+        self._slots.append(_Slot(transceiver=transceiver, sender=sender, consumer=consumer))
         return consumer
 
     def remove_consumer(self, producer_id: str) -> bool:

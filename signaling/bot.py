@@ -28,8 +28,16 @@ class BotState:
 
 
 class BotClient:
-    def __init__(self, url: str, room: str, name: str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        room: str,
+        name: str,
+        token: str | None = None,
+        auto_subscribe: bool = True,
+    ) -> None:
         self.url = url
+        self.auto_subscribe = auto_subscribe
         self.room = room
         self.name = name
         self.token = token
@@ -76,7 +84,11 @@ class BotClient:
 
     async def join(self, clips: list[EncodedClip] | None = None) -> dict[str, Any]:
         await self.sio.connect(self.url, transports=["websocket"])
-        payload: dict[str, Any] = {"protocol": PROTOCOL_VERSION, "room": self.room}
+        payload: dict[str, Any] = {
+            "protocol": PROTOCOL_VERSION,
+            "room": self.room,
+            "autoSubscribe": self.auto_subscribe,
+        }
         if self.token:
             payload["token"] = self.token
         else:

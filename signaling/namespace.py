@@ -62,7 +62,7 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return {"ok": True, **result}
 
     async def _join(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
-        only_fields(payload, frozenset({"protocol", "room", "name", "token"}))
+        only_fields(payload, frozenset({"protocol", "room", "name", "token", "autoSubscribe"}))
         protocol = int_field(payload, "protocol")
         if protocol != PROTOCOL_VERSION:
             raise ProtocolError(
@@ -73,7 +73,14 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         name = string_field(payload, "name", required=False, max_length=256)
         if token is None and name is None:
             raise ProtocolError("missing_field", 'give a "token" or a "name"')
-        return await self.service.join(sid, room, token=token, name=name)
+        auto_subscribe = bool_field(payload, "autoSubscribe")
+        return await self.service.join(
+            sid,
+            room,
+            token=token,
+            name=name,
+            auto_subscribe=True if auto_subscribe is None else auto_subscribe,
+        )
 
     async def _publish(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset({"sdp", "sources"}))

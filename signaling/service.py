@@ -69,6 +69,9 @@ class Session:
     room: RoomContext
     participant_id: ParticipantId
     negotiator: SubscriberNegotiator | None = None
+    # False: consume only what the client asks for (`subscribe`); bots publishing in a
+    # benchmark, or a client that shows a few tiles, say so at join.
+    auto_subscribe: bool = True
 
 
 @dataclass
@@ -100,7 +103,13 @@ class ConferenceService:
     # -- joining and leaving -------------------------------------------------------------
 
     async def join(
-        self, sid: str, room_id: str, *, token: str | None, name: str | None
+        self,
+        sid: str,
+        room_id: str,
+        *,
+        token: str | None,
+        name: str | None,
+        auto_subscribe: bool = True,
     ) -> dict[str, Any]:
         if sid in self.sessions:
             raise ProtocolError("already_joined", "this connection has already joined a room")
@@ -122,7 +131,9 @@ class ConferenceService:
         except Exception:
             self._drop_room_if_empty(context)
             raise
-        session = Session(sid=sid, room=context, participant_id=participant.id)
+        session = Session(
+            sid=sid, room=context, participant_id=participant.id, auto_subscribe=auto_subscribe
+        )
         context.sessions[sid] = session
         self.sessions[sid] = session
         await self._emitter.enter_room(sid, context.channel)
@@ -138,6 +149,7 @@ class ConferenceService:
             "room": room_id,
             "self": participant.to_dict(),
             "participants": context.room.roster(),
+            "tracks": [track.to_dict() for track in context.room.tracks()],
             "media": {"videoCodec": self.options.media.video_codec},
         }
 
@@ -209,7 +221,11 @@ class ConferenceService:
         producer.set_muted(track.muted)
         self._spawn(self._emitter.emit("track-added", track.to_dict(), room=context.channel))
         for session in context.sessions.values():
-            if session.participant_id != publisher and session.negotiator is not None:
+            if (
+                session.participant_id != publisher
+                and session.negotiator is not None
+                and session.auto_subscribe
+            ):
                 context.router.subscriber_for(session.participant_id).add_consumer(producer)
                 session.negotiator.request()
 
@@ -243,10 +259,11 @@ class ConferenceService:
             return str(reply["sdp"])
 
         session.negotiator = SubscriberNegotiator(transport, send_offer)
-        for producer in context.router.producers.values():
-            if producer.peer_id != session.participant_id:
-                transport.add_consumer(producer)
-        session.negotiator.request()
+        if session.auto_subscribe:
+            for producer in context.router.producers.values():
+                if producer.peer_id != session.participant_id:
+                    transport.add_consumer(producer)
+            session.negotiator.request()
 
     def _track_view(self, context: RoomContext, producer_id: str) -> dict[str, Any]:
         for participant in context.room.participants.values():

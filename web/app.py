@@ -145,6 +145,7 @@ def service_options(settings: Settings) -> ServiceOptions:
             for s in settings.media.ice_servers
         ),
         udp_buffer_bytes=settings.media.udp_buffer_bytes,
+        forwarding=settings.media.forwarding,
     )
     return ServiceOptions(
         token_secret=token_secret(settings),
