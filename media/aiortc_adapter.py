@@ -65,6 +65,7 @@ PRIVATE_HOOKS: Final[dict[str, tuple[str, ...]]] = {
         "_RTCRtpSender__mid",
         "_RTCRtpSender__started",
         "_send_keyframe",
+        "_next_encoded_frame",
         "_ssrc",
     ),
     "RTCRtpTransceiver": ("_codecs", "_headerExtensions"),
@@ -77,14 +78,15 @@ __all__ = [
     "IdleTrack",
     "RawSender",
     "RtpPacket",
-    "codec_preferences",
     "abs_send_time_now",
+    "codec_preferences",
     "install_arrival_clock",
     "install_receive_tap",
     "negotiated_codec",
     "new_peer_connection",
     "offer_media_kinds",
     "on_sender_keyframe_request",
+    "set_audio_level_source",
     "request_keyframe",
     "tune_socket_buffers",
 ]
@@ -119,6 +121,23 @@ def on_sender_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None
     handling only sets an encoder flag, which pre-encoded or forwarded media never reads."""
     _require(sender, "_send_keyframe")
     _put(sender, "_send_keyframe", callback)
+
+
+def set_audio_level_source(sender: RTCRtpSender, level_dbov: Callable[[], int | None]) -> None:
+    """Make ``sender`` mark each audio packet with an RFC 6464 level (-dBov, 0 loudest) from
+    ``level_dbov``. aiortc computes levels only for frames it encodes itself; a bot that
+    replays pre-encoded Opus uses this to talk louder or quieter."""
+    _require(sender, "_next_encoded_frame")
+    next_frame = _get(sender, "_next_encoded_frame")
+
+    async def next_frame_with_level(codec: Any) -> Any:
+        frame = await next_frame(codec)
+        level = level_dbov()
+        if frame is not None and level is not None:
+            frame.audio_level = -level  # aiortc writes the extension as -audio_level
+        return frame
+
+    _put(sender, "_next_encoded_frame", next_frame_with_level)
 
 
 class _StampedQueue(asyncio.Queue[Any]):

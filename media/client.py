@@ -15,6 +15,7 @@ from media.aiortc_adapter import (
     negotiated_codec,
     new_peer_connection,
     on_sender_keyframe_request,
+    set_audio_level_source,
 )
 from media.keyframes import keyframe_detector
 from media.synthetic import EncodedClip, ReplayTrack
@@ -44,9 +45,13 @@ class BotPublisher:
         self._sources = sources or [
             "microphone" if clip.kind == "audio" else "camera" for clip in clips
         ]
+        # RFC 6464 level the audio packets carry (-dBov: 0 loudest, 127 silent); None: none
+        self.audio_level: int | None = None
         for track in self.tracks:
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
             on_sender_keyframe_request(transceiver.sender, track.request_keyframe)
+            if track.kind == "audio":
+                set_audio_level_source(transceiver.sender, lambda: self.audio_level)
 
     async def create_offer(self) -> tuple[str, dict[str, str]]:
         await self.pc.setLocalDescription(await self.pc.createOffer())

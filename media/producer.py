@@ -71,6 +71,8 @@ class Producer:
         self._last_keyframe_request = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._close_listeners: list[Callable[[Producer], None]] = []
+        # (peer id, RFC 6464 level in -dBov, arrival) for each audio packet that carries one
+        self.audio_level_listener: Callable[[str, int, float], None] | None = None
         self._relay: MediaRelay | None = None
         if transcode:
             self._relay = MediaRelay()  # the baseline: aiortc decodes and re-encodes
@@ -133,6 +135,9 @@ class Producer:
         self._media_ssrc = packet.ssrc
         self.stats.packets_received += 1
         self.metrics.packets_received += 1
+        audio_level = packet.extensions.audio_level
+        if audio_level is not None and self.audio_level_listener is not None:
+            self.audio_level_listener(self.peer_id, audio_level[1], arrival)
         is_keyframe = self._detect_keyframe is None or self._detect_keyframe(packet.payload)
         abs_send_time = abs_send_time_now()
         for consumer in list(self._consumers.values()):

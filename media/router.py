@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from media.metrics import ForwardingMetrics
 from media.producer import Producer
+from media.speaker import ActiveSpeakerDetector, SpeakerChanges
 from media.transport import (
     PublisherTransport,
     SubscriberTransport,
@@ -32,6 +35,9 @@ class MediaRouter:
         self.subscribers: dict[str, SubscriberTransport] = {}
         self._producer_listeners: list[Callable[[Producer], None]] = []
         self._producer_closed_listeners: list[Callable[[Producer], None]] = []
+        self._speaker_listeners: list[Callable[[SpeakerChanges], None]] = []
+        self.speakers = ActiveSpeakerDetector()
+        self._speaker_task: asyncio.Task[None] | None = None
         self.closed = False
 
     def on_producer(self, listener: Callable[[Producer], None]) -> None:
@@ -39,6 +45,10 @@ class MediaRouter:
 
     def on_producer_closed(self, listener: Callable[[Producer], None]) -> None:
         self._producer_closed_listeners.append(listener)
+
+    def on_speakers(self, listener: Callable[[SpeakerChanges], None]) -> None:
+        """Called when the dominant speaker changes or someone starts or stops speaking."""
+        self._speaker_listeners.append(listener)
 
     def publisher_for(self, peer_id: str) -> PublisherTransport:
         transport = self.publishers.get(peer_id)
@@ -59,11 +69,17 @@ class MediaRouter:
     def _add_producer(self, producer: Producer) -> None:
         self.producers[producer.id] = producer
         producer.on_close(self._remove_producer)
+        if producer.kind == "audio":
+            producer.audio_level_listener = self.speakers.observe
+            if self._speaker_task is None:
+                self._speaker_task = asyncio.create_task(self._evaluate_speakers())
         for listener in list(self._producer_listeners):
             listener(producer)
 
     def _remove_producer(self, producer: Producer) -> None:
         self.producers.pop(producer.id, None)
+        if producer.kind == "audio":
+            self.speakers.forget(producer.peer_id)
         for subscriber in self.subscribers.values():
             subscriber.remove_consumer(producer.id)
         for listener in list(self._producer_closed_listeners):
@@ -78,9 +94,19 @@ class MediaRouter:
         if subscriber is not None:
             await subscriber.close()
 
+    async def _evaluate_speakers(self, interval: float = 0.1) -> None:
+        while not self.closed:
+            await asyncio.sleep(interval)
+            changes = self.speakers.evaluate(time.monotonic())
+            if changes.any:
+                for listener in list(self._speaker_listeners):
+                    listener(changes)
+
     async def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        if self._speaker_task is not None:
+            self._speaker_task.cancel()
         for peer_id in list(set(self.publishers) | set(self.subscribers)):
             await self.close_peer(peer_id)

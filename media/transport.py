@@ -225,7 +225,12 @@ class PublisherTransport(PeerTransport):
             transcode=self.options.transcoding,
         )
         self.producers[producer.id] = producer
+        producer.on_close(self._forget_producer)
         self._on_producer(producer)
+
+    def _forget_producer(self, producer: Producer) -> None:
+        # a closed producer's section may publish again (a new screen share): forget it
+        self.producers.pop(producer.id, None)
 
     async def _discard_failed(self, fresh: bool) -> None:
         # A failed first offer may have left transceivers half set up: start over clean.

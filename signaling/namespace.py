@@ -19,6 +19,7 @@ from signaling.validation import (
     payload_dict,
     required_string,
     string_field,
+    string_list_field,
     string_map_field,
 )
 
@@ -37,6 +38,12 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "publish": (self._publish, MAX_SDP_LENGTH + 4096),
             "set-media": (self._set_media, 1024),
             "leave": (self._leave, 1024),
+            "subscribe": (self._subscribe, 16 * 1024),
+            "unsubscribe": (self._unsubscribe, 16 * 1024),
+            "pause": (self._pause, 16 * 1024),
+            "resume": (self._resume, 16 * 1024),
+            "set-last-n": (self._set_last_n, 1024),
+            "unpublish": (self._unpublish, 1024),
         }
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
@@ -62,7 +69,9 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return {"ok": True, **result}
 
     async def _join(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
-        only_fields(payload, frozenset({"protocol", "room", "name", "token", "autoSubscribe"}))
+        only_fields(
+            payload, frozenset({"protocol", "room", "name", "token", "autoSubscribe", "lastN"})
+        )
         protocol = int_field(payload, "protocol")
         if protocol != PROTOCOL_VERSION:
             raise ProtocolError(
@@ -80,6 +89,7 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             token=token,
             name=name,
             auto_subscribe=True if auto_subscribe is None else auto_subscribe,
+            last_n=_last_n(payload, required=False),
         )
 
     async def _publish(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -100,3 +110,41 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         only_fields(payload, frozenset())
         await self.service.leave(sid)
         return {}
+
+    async def _subscribe(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"trackIds"}))
+        return self.service.subscribe(sid, string_list_field(payload, "trackIds"))
+
+    async def _unsubscribe(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"trackIds"}))
+        return self.service.unsubscribe(sid, string_list_field(payload, "trackIds"))
+
+    async def _pause(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"trackIds"}))
+        return self.service.set_paused(sid, string_list_field(payload, "trackIds"), True)
+
+    async def _resume(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"trackIds"}))
+        return self.service.set_paused(sid, string_list_field(payload, "trackIds"), False)
+
+    async def _set_last_n(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"lastN"}))
+        return self.service.set_last_n(sid, _last_n(payload, required=True))
+
+    async def _unpublish(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"trackId"}))
+        await self.service.unpublish(sid, required_string(payload, "trackId", max_length=128))
+        return {}
+
+
+MAX_LAST_N = 100
+
+
+def _last_n(payload: dict[str, Any], *, required: bool) -> int | None:
+    """``lastN``: a count from 0 to MAX_LAST_N, or -1 (or absent) for everyone."""
+    value = int_field(payload, "lastN", required=required)
+    if value is None or value == -1:
+        return None
+    if not 0 <= value <= MAX_LAST_N:
+        raise ProtocolError("invalid_field", f'"lastN" must be -1 or from 0 to {MAX_LAST_N}')
+    return value

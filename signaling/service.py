@@ -24,8 +24,10 @@ from conference import (
 )
 from conference.model import is_valid_room_id
 from media import ForwardingMetrics, MediaRouter, Producer, TransportOptions
+from media.speaker import SpeakerChanges
 from signaling.errors import ProtocolError
 from signaling.negotiation import SubscriberNegotiator
+from signaling.subscriptions import reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,8 @@ class Session:
     # False: consume only what the client asks for (`subscribe`); bots publishing in a
     # benchmark, or a client that shows a few tiles, say so at join.
     auto_subscribe: bool = True
+    last_n: int | None = None  # video of the N most recent speakers; None: everyone
+    requested: set[str] = field(default_factory=set)  # explicit subscriptions
 
 
 @dataclass
@@ -79,6 +83,7 @@ class RoomContext:
     room: Room
     router: MediaRouter
     sessions: dict[str, Session] = field(default_factory=dict)
+    speaker_order: list[str] = field(default_factory=list)  # most recent dominant first
 
     @property
     def channel(self) -> str:
@@ -110,6 +115,7 @@ class ConferenceService:
         token: str | None,
         name: str | None,
         auto_subscribe: bool = True,
+        last_n: int | None = None,
     ) -> dict[str, Any]:
         if sid in self.sessions:
             raise ProtocolError("already_joined", "this connection has already joined a room")
@@ -132,7 +138,11 @@ class ConferenceService:
             self._drop_room_if_empty(context)
             raise
         session = Session(
-            sid=sid, room=context, participant_id=participant.id, auto_subscribe=auto_subscribe
+            sid=sid,
+            room=context,
+            participant_id=participant.id,
+            auto_subscribe=auto_subscribe,
+            last_n=last_n,
         )
         context.sessions[sid] = session
         self.sessions[sid] = session
@@ -163,6 +173,7 @@ class ConferenceService:
             context = RoomContext(room=Room(room_id, policy), router=router)
             router.on_producer(lambda producer: self._on_producer(context, producer))
             router.on_producer_closed(lambda producer: self._on_producer_closed(context, producer))
+            router.on_speakers(lambda changes: self._on_speakers(context, changes))
             self.rooms[room_id] = context
         return context
 
@@ -209,6 +220,14 @@ class ConferenceService:
         answer = await transport.accept_offer(sdp, sources)
         return {"sdp": answer}
 
+    async def unpublish(self, sid: str, track_id: str) -> None:
+        """Stop one of your own tracks (a screen share that ends); the others are told."""
+        session = self.session(sid)
+        producer = session.room.router.producers.get(track_id)
+        if producer is None or producer.peer_id != session.participant_id:
+            raise ProtocolError("unknown_track", "you publish no track with this id")
+        await producer.close()
+
     def _on_producer(self, context: RoomContext, producer: Producer) -> None:
         publisher = ParticipantId(producer.peer_id)
         try:
@@ -221,15 +240,13 @@ class ConferenceService:
         producer.set_muted(track.muted)
         self._spawn(self._emitter.emit("track-added", track.to_dict(), room=context.channel))
         for session in context.sessions.values():
-            if (
-                session.participant_id != publisher
-                and session.negotiator is not None
-                and session.auto_subscribe
-            ):
-                context.router.subscriber_for(session.participant_id).add_consumer(producer)
-                session.negotiator.request()
+            reconcile(context, session)
 
     def _on_producer_closed(self, context: RoomContext, producer: Producer) -> None:
+        for session in context.sessions.values():
+            session.requested.discard(producer.id)
+            if session.last_n is not None:
+                reconcile(context, session)  # someone else's camera takes the freed place
         track = context.room.remove_track(TrackId(producer.id))
         if track is not None:
             self._spawn(
@@ -259,11 +276,7 @@ class ConferenceService:
             return str(reply["sdp"])
 
         session.negotiator = SubscriberNegotiator(transport, send_offer)
-        if session.auto_subscribe:
-            for producer in context.router.producers.values():
-                if producer.peer_id != session.participant_id:
-                    transport.add_consumer(producer)
-            session.negotiator.request()
+        reconcile(context, session)
 
     def _track_view(self, context: RoomContext, producer_id: str) -> dict[str, Any]:
         for participant in context.room.participants.values():
@@ -289,6 +302,105 @@ class ConferenceService:
             producer = context.router.producers.get(track.id)
             if producer is not None:
                 producer.set_muted(track.muted)
+
+    # -- subscriptions and speakers ----------------------------------------------------------
+
+    def _subscriber_session(self, sid: str) -> Session:
+        session = self.session(sid)
+        session.room.room.require(session.participant_id, Permission.SUBSCRIBE)
+        if session.negotiator is None:
+            raise ForbiddenError("this connection does not subscribe")
+        return session
+
+    def _known_tracks(self, session: Session, track_ids: list[str]) -> list[str]:
+        producers = session.room.router.producers
+        unknown = [tid for tid in track_ids if tid not in producers]
+        if unknown:
+            raise ProtocolError("unknown_track", f"no such track: {', '.join(unknown[:5])}")
+        own = [tid for tid in track_ids if producers[tid].peer_id == session.participant_id]
+        if own:
+            raise ProtocolError("own_track", "you cannot subscribe to your own tracks")
+        return track_ids
+
+    def subscriptions(self, session: Session) -> dict[str, Any]:
+        transport = session.room.router.subscriber_for(session.participant_id)
+        return {
+            "subscriptions": {
+                consumer.producer.id: "paused" if consumer.paused else "active"
+                for consumer in transport.consumers
+            },
+            "lastN": session.last_n,
+            "autoSubscribe": session.auto_subscribe,
+        }
+
+    def subscribe(self, sid: str, track_ids: list[str]) -> dict[str, Any]:
+        """Consume these tracks (this also turns automatic subscription off)."""
+        session = self._subscriber_session(sid)
+        self._known_tracks(session, track_ids)
+        if session.auto_subscribe:
+            session.auto_subscribe = False
+            transport = session.room.router.subscriber_for(session.participant_id)
+            session.requested = {consumer.producer.id for consumer in transport.consumers}
+        session.requested.update(track_ids)
+        reconcile(session.room, session)
+        return self.subscriptions(session)
+
+    def unsubscribe(self, sid: str, track_ids: list[str]) -> dict[str, Any]:
+        session = self._subscriber_session(sid)
+        self._known_tracks(session, track_ids)
+        if session.auto_subscribe:
+            session.auto_subscribe = False
+            transport = session.room.router.subscriber_for(session.participant_id)
+            session.requested = {consumer.producer.id for consumer in transport.consumers}
+        session.requested.difference_update(track_ids)
+        reconcile(session.room, session)
+        return self.subscriptions(session)
+
+    def set_paused(self, sid: str, track_ids: list[str], paused: bool) -> dict[str, Any]:
+        """Pause or resume consumers without renegotiating; a resumed video restarts on a
+        keyframe."""
+        session = self._subscriber_session(sid)
+        self._known_tracks(session, track_ids)
+        transport = session.room.router.subscriber_for(session.participant_id)
+        consumers = {tid: transport.consumer_for(tid) for tid in track_ids}
+        missing = [tid for tid, consumer in consumers.items() if consumer is None]
+        if missing:
+            raise ProtocolError("not_subscribed", f"not subscribed to: {', '.join(missing[:5])}")
+        for consumer in consumers.values():
+            assert consumer is not None
+            consumer.pause() if paused else consumer.resume()
+        return self.subscriptions(session)
+
+    def set_last_n(self, sid: str, last_n: int | None) -> dict[str, Any]:
+        """Forward the video of the ``last_n`` most recent speakers (None: everyone)."""
+        session = self._subscriber_session(sid)
+        session.last_n = last_n
+        session.auto_subscribe = True
+        session.requested.clear()
+        reconcile(session.room, session)
+        return self.subscriptions(session)
+
+    def _on_speakers(self, context: RoomContext, changes: SpeakerChanges) -> None:
+        if changes.dominant_changed and changes.dominant is not None:
+            if changes.dominant in context.speaker_order:
+                context.speaker_order.remove(changes.dominant)
+            context.speaker_order.insert(0, changes.dominant)
+            self._spawn(
+                self._emitter.emit(
+                    "dominant-speaker", {"participantId": changes.dominant}, room=context.channel
+                )
+            )
+            for session in context.sessions.values():
+                if session.last_n is not None:
+                    reconcile(context, session)
+        for peer, speaking in [(p, True) for p in changes.started] + [
+            (p, False) for p in changes.stopped
+        ]:
+            self._spawn(
+                self._emitter.emit(
+                    "speaking", {"participantId": peer, "speaking": speaking}, room=context.channel
+                )
+            )
 
     def _spawn(self, coroutine: Any) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coroutine)

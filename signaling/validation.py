@@ -97,3 +97,18 @@ def only_fields(payload: Mapping[str, Any], allowed: frozenset[str]) -> None:
     unknown = sorted(set(payload) - allowed)
     if unknown:
         raise ProtocolError("invalid_field", f"unknown field(s): {', '.join(unknown)}")
+
+
+def string_list_field(
+    payload: Mapping[str, Any], name: str, *, max_items: int = 64, max_length: int = 128
+) -> list[str]:
+    value = payload.get(name)
+    if value is None:
+        raise ProtocolError("missing_field", f'the field "{name}" is required')
+    if not isinstance(value, list) or len(value) > max_items:
+        raise ProtocolError(
+            "invalid_field", f'the field "{name}" must be a list of at most {max_items} strings'
+        )
+    if not all(isinstance(item, str) and 0 < len(item) <= max_length for item in value):
+        raise ProtocolError("invalid_field", f'the field "{name}" must hold non-empty strings')
+    return list(dict.fromkeys(value))
