@@ -86,8 +86,8 @@ __all__ = [
     "new_peer_connection",
     "offer_media_kinds",
     "on_sender_keyframe_request",
-    "set_audio_level_source",
     "request_keyframe",
+    "set_audio_level_source",
     "tune_socket_buffers",
 ]
 

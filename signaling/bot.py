@@ -35,9 +35,13 @@ class BotClient:
         name: str,
         token: str | None = None,
         auto_subscribe: bool = True,
+        last_n: int | None = None,
     ) -> None:
         self.url = url
         self.auto_subscribe = auto_subscribe
+        self.last_n = last_n
+        # the server's id of each track this bot publishes -> its kind
+        self.published_kinds: dict[str, str] = {}
         self.room = room
         self.name = name
         self.token = token
@@ -89,6 +93,8 @@ class BotClient:
             "room": self.room,
             "autoSubscribe": self.auto_subscribe,
         }
+        if self.last_n is not None:
+            payload["lastN"] = self.last_n
         if self.token:
             payload["token"] = self.token
         else:
@@ -103,7 +109,23 @@ class BotClient:
             offer, sources = await self.publisher.create_offer()
             answer = await self._checked("publish", {"sdp": offer, "sources": sources})
             await self.publisher.accept_answer(answer["sdp"])
+            own_id = reply["self"]["id"]
+            for transceiver in self.publisher.pc.getTransceivers():
+                self.published_kinds[f"{own_id}:{transceiver.mid}"] = transceiver.kind
         return reply
+
+    def track_id(self, kind: str) -> str:
+        """The server's id of the track of ``kind`` this bot publishes."""
+        return next(tid for tid, k in self.published_kinds.items() if k == kind)
+
+    def video_source(self) -> str | None:
+        """Whose camera the (single) subscribed video section carries now."""
+        sources = [
+            t.get("participantId")
+            for t in self.state.tracks_by_mid.values()
+            if t.get("kind") == "video"
+        ]
+        return sources[0] if len(sources) == 1 else None
 
     def received_from(self, participant_id: str, kind: str) -> ReceivedStream | None:
         """What this bot received of one participant's track of ``kind``."""

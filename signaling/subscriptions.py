@@ -47,9 +47,7 @@ def reconcile(context: RoomContext, session: Session) -> bool:
     current = {consumer.producer.id for consumer in transport.consumers}
     for producer_id in current - wanted:
         transport.remove_consumer(producer_id)
-    added: Iterable[Producer] = (
-        context.router.producers[pid] for pid in sorted(wanted - current)
-    )
+    added: Iterable[Producer] = (context.router.producers[pid] for pid in sorted(wanted - current))
     for producer in added:
         transport.add_consumer(producer)
     changed = wanted != current
