@@ -55,6 +55,8 @@ export class RoomClient extends EventTarget {
     this.self = null;
     this.participants = new Map();
     this.videoCodec = "VP8";
+    this.screenTransceiver = null;
+    this.publishedSources = new Map();
     this.publisher = null;
     this.subscriber = null;
     this.tracksByMid = new Map(); // subscribe mid -> track info
@@ -83,6 +85,9 @@ export class RoomClient extends EventTarget {
       this._emit("participant-updated", p);
     });
     socket.on("track-removed", (info) => this._emit("track-removed", info));
+    socket.on("track-added", (info) => this._emit("track-added", info));
+    socket.on("speaking", (info) => this._emit("speaking", info));
+    socket.on("dominant-speaker", (info) => this._emit("dominant-speaker", info));
     socket.on("subscriber-offer", (message, ack) => {
       this._answerSubscriber(message).then(
         (sdp) => ack({ sdp }),
@@ -134,25 +139,69 @@ export class RoomClient extends EventTarget {
     return reply;
   }
 
-  async publish(stream) {
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
-    this.publisher = pc;
-    const sources = {};
-    const transceivers = [];
-    for (const track of stream.getTracks()) {
-      const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
-      const preferred = codecPreferences(track.kind, this.videoCodec);
-      if (preferred.length) transceiver.setCodecPreferences(preferred);
-      transceivers.push([transceiver, track.kind === "audio" ? "microphone" : "camera"]);
+  _publisherConnection() {
+    if (!this.publisher) {
+      const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+      pc.addEventListener("connectionstatechange", () =>
+        this._emit("publisher-state", { state: pc.connectionState }),
+      );
+      this.publisher = pc;
+      this.publishedSources = new Map(); // transceiver -> source
     }
+    return this.publisher;
+  }
+
+  _addPublishedTrack(track, source, stream) {
+    const pc = this._publisherConnection();
+    const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    const preferred = codecPreferences(track.kind, this.videoCodec);
+    if (preferred.length) transceiver.setCodecPreferences(preferred);
+    this.publishedSources.set(transceiver, source);
+    return transceiver;
+  }
+
+  // One offer for every published section; the server answers and starts producers.
+  async _negotiatePublisher() {
+    const pc = this.publisher;
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc);
-    for (const [transceiver, source] of transceivers) sources[transceiver.mid] = source;
+    const sources = {};
+    for (const [transceiver, source] of this.publishedSources) sources[transceiver.mid] = source;
     const reply = await this.request("publish", { sdp: pc.localDescription.sdp, sources });
     await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
-    pc.addEventListener("connectionstatechange", () =>
-      this._emit("publisher-state", { state: pc.connectionState }),
-    );
+  }
+
+  async publish(stream) {
+    for (const track of stream.getTracks()) {
+      this._addPublishedTrack(track, track.kind === "audio" ? "microphone" : "camera", stream);
+    }
+    await this._negotiatePublisher();
+  }
+
+  // Screen share: a second video track (source "screen"); stopping it ends the producer.
+  async startScreenShare() {
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const track = stream.getVideoTracks()[0];
+    let transceiver = this.screenTransceiver;
+    if (transceiver) await transceiver.sender.replaceTrack(track);
+    else transceiver = this.screenTransceiver = this._addPublishedTrack(track, "screen", stream);
+    track.addEventListener("ended", () => this.stopScreenShare());
+    await this._negotiatePublisher();
+    this._emit("screen-share", { active: true, stream });
+    return stream;
+  }
+
+  async stopScreenShare() {
+    const transceiver = this.screenTransceiver;
+    if (!transceiver || !transceiver.sender.track) return;
+    transceiver.sender.track.stop();
+    await transceiver.sender.replaceTrack(null);
+    try {
+      await this.request("unpublish", { trackId: `${this.self.id}:${transceiver.mid}` });
+    } catch (error) {
+      console.warn("unpublish", error);
+    }
+    this._emit("screen-share", { active: false });
   }
 
   async _answerSubscriber({ sdp, tracks }) {
@@ -198,6 +247,7 @@ export class RoomClient extends EventTarget {
   }
 
   _closePeers() {
+    this.screenTransceiver = null;
     this.publisher?.close();
     this.subscriber?.close();
     this.publisher = null;

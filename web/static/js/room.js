@@ -94,7 +94,27 @@ function updateLayout() {
   $("people-count").textContent = people ? `${t("room.participants")} ${people}` : "";
 }
 
+function makeScreenTile(info) {
+  const owner = client.participants.get(info.participantId);
+  const tile = makeTile({
+    id: `${info.participantId}:screen`,
+    name: t("room.screen_of").replace("{name}", owner?.name ?? info.participantName ?? "?"),
+    org: owner?.org ?? null,
+  });
+  tile.classList.add("screen");
+  tile.dataset.participantId = info.participantId;
+  return tile;
+}
+
 function attachTrack({ track, info }) {
+  if (info.source === "screen") {
+    const tile = tiles.get(`${info.participantId}:screen`) ?? makeScreenTile(info);
+    tile.dataset.trackId = info.id;
+    const video = tile.querySelector("video");
+    video.srcObject = new MediaStream([track]);
+    video.play().catch(() => {});
+    return;
+  }
   let tile = tiles.get(info.participantId);
   if (!tile) {
     const participant = client.participants.get(info.participantId) ?? {
@@ -174,7 +194,25 @@ client.addEventListener("participant-joined", (e) => {
   if (!tiles.has(e.detail.id)) makeTile(e.detail);
   updateLayout();
 });
-client.addEventListener("participant-left", (e) => removeTile(e.detail.id));
+client.addEventListener("participant-left", (e) => {
+  removeTile(e.detail.id);
+  removeTile(`${e.detail.id}:screen`);
+});
+client.addEventListener("track-removed", (e) => {
+  const screenTile = tiles.get(`${e.detail.participantId}:screen`);
+  if (screenTile && screenTile.dataset.trackId === e.detail.id) removeTile(`${e.detail.participantId}:screen`);
+});
+client.addEventListener("speaking", (e) => {
+  tiles.get(e.detail.participantId)?.classList.toggle("speaking", e.detail.speaking);
+});
+client.addEventListener("dominant-speaker", (e) => {
+  for (const tile of tiles.values()) tile.classList.remove("dominant");
+  tiles.get(e.detail.participantId)?.classList.add("dominant");
+});
+client.addEventListener("screen-share", (e) => {
+  $("toggle-screen").textContent = e.detail.active ? t("room.stop_share") : t("room.share_screen");
+  $("toggle-screen").setAttribute("aria-pressed", String(e.detail.active));
+});
 client.addEventListener("participant-updated", (e) => {
   const isSelf = client.self && e.detail.id === client.self.id;
   updateTile(e.detail, isSelf);
@@ -213,6 +251,15 @@ $("toggle-cam").addEventListener("click", async () => {
   setControlLabels();
   await client.setMuted({ video: videoMuted });
 });
+$("toggle-screen").addEventListener("click", async () => {
+  try {
+    if (client.screenTransceiver?.sender.track) await client.stopScreenShare();
+    else await client.startScreenShare();
+  } catch (error) {
+    console.warn("screen share", error);
+  }
+});
+if (!navigator.mediaDevices?.getDisplayMedia) $("toggle-screen").hidden = true;
 $("enable-sound").addEventListener("click", () => {
   document.querySelectorAll("audio").forEach((audio) => audio.play().catch(() => {}));
   $("enable-sound").hidden = true;
