@@ -443,6 +443,12 @@ def _send_datagram(dtls: RTCDtlsTransport, data: bytes) -> bool:
     return True
 
 
+_BUFFER_OPTIONS = (
+    (socket.SO_RCVBUF, getattr(socket, "SO_RCVBUFFORCE", 33)),
+    (socket.SO_SNDBUF, getattr(socket, "SO_SNDBUFFORCE", 32)),
+)
+
+
 def tune_socket_buffers(pc: RTCPeerConnection, size: int) -> int:
     """Raise SO_RCVBUF/SO_SNDBUF on the connection's UDP sockets (the ~208 KiB default drops
     packets from ~30 forwarded streams). Returns how many sockets were tuned."""
@@ -456,10 +462,20 @@ def tune_socket_buffers(pc: RTCPeerConnection, size: int) -> int:
             if sock is None or sock.fileno() in seen:
                 continue
             seen.add(sock.fileno())
-            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            for option, forced in _BUFFER_OPTIONS:
                 try:
-                    sock.setsockopt(socket.SOL_SOCKET, option, size)
-                except OSError as exc:
-                    logger.warning("could not size UDP buffer: %s", exc)
+                    # the FORCE variants pass net.core.[rw]mem_max when we may (as root)
+                    sock.setsockopt(socket.SOL_SOCKET, forced, size)
+                except OSError:
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, option, size)
+                    except OSError as exc:
+                        logger.warning("could not size UDP buffer: %s", exc)
+                # Linux reports twice what was set (its bookkeeping overhead)
+                if sock.getsockopt(socket.SOL_SOCKET, option) < size:
+                    logger.warning(
+                        "UDP buffer capped below %d bytes: raise net.core.rmem_max/wmem_max",
+                        size,
+                    )
             tuned += 1
     return tuned

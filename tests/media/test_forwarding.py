@@ -53,3 +53,27 @@ async def test_frames_reassembled_at_the_subscriber_equal_what_the_publisher_enc
         await subscriber.close()
         await publisher.close()
         await router.close()
+
+
+async def test_media_sockets_get_the_configured_buffer_size(clips: dict[str, EncodedClip]) -> None:
+    import socket
+
+    from media.client import wait_until_connected
+
+    size = 4 * 1024 * 1024
+    router = MediaRouter("buffers", TransportOptions(video_codec="VP8", udp_buffer_bytes=size))
+    publisher = BotPublisher([clips["opus"]])
+    try:
+        await publish(router, "alice", publisher)
+        await wait_until_connected(publisher.pc)
+        server_pc = router.publishers["alice"]._pc
+        await wait_for(lambda: server_pc.connectionState == "connected")
+        connection = server_pc.getTransceivers()[0].receiver.transport.transport._connection
+        sockets = [p.transport.get_extra_info("socket") for p in connection._protocols]
+        assert sockets
+        for sock in sockets:
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= size
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= size
+    finally:
+        await publisher.close()
+        await router.close()
