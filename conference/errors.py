@@ -41,3 +41,23 @@ class NotInRoomError(ConferenceError):
 
 class ForbiddenError(ConferenceError):
     code = "forbidden"
+
+
+class RoomLockedError(ConferenceError):
+    code = "room_locked"
+
+
+class BannedError(ConferenceError):
+    code = "removed"
+
+
+class NotWaitingError(ConferenceError):
+    code = "not_waiting"
+
+
+class UnmuteForbiddenError(ConferenceError):
+    code = "unmute_forbidden"
+
+
+class InvalidMessageError(ConferenceError):
+    code = "invalid_message"

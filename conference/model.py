@@ -132,6 +132,12 @@ class Participant:
     audio_muted: bool = False
     video_muted: bool = False
     tracks: dict[TrackId, TrackInfo] = field(default_factory=dict)
+    hand_raised_at: float | None = None
+    # muted by a moderator in a room where only moderators may unmute: must ask to speak
+    audio_locked: bool = False
+    video_locked: bool = False
+    asked_to_speak: bool = False
+    reconnecting: bool = False
 
     @property
     def permissions(self) -> frozenset[Permission]:
@@ -155,4 +161,18 @@ class Participant:
             "videoMuted": self.video_muted,
             "joinedAt": self.joined_at,
             "tracks": [track.to_dict() for track in self.tracks.values()],
+            "handRaisedAt": self.hand_raised_at,
+            "audioLocked": self.audio_locked,
+            "videoLocked": self.video_locked,
+            "askedToSpeak": self.asked_to_speak,
+            "reconnecting": self.reconnecting,
+        }
+
+    def public_dict(self) -> dict[str, object]:
+        """What the lobby shows moderators of someone waiting."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "org": self.org.to_dict(),
+            "role": self.role.value,
         }
