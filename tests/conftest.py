@@ -4,13 +4,17 @@ counter of every encode and decode aiortc performs in this process."""
 from __future__ import annotations
 
 import inspect
+import shutil
 import socket
+import subprocess
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiortc.codecs
 import pytest
+import redis
 from aiohttp import web
 
 from config import Settings, load_settings
@@ -89,3 +93,43 @@ def codec_activity(monkeypatch: pytest.MonkeyPatch) -> Iterator[CodecActivity]:
                 patched += 1
     assert patched >= 6, "aiortc's codec classes moved: the transcoding counter sees nothing"
     yield activity
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free port for the session, nothing persisted; yields its URL.
+    Ready once it logs so (no polling), then confirmed by a PING."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is not installed (make test-deps installs it)")
+    port = free_port()
+    data_dir = str(tmp_path_factory.mktemp("redis"))
+    process = subprocess.Popen(
+        [
+            *(executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", data_dir),
+            *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    for line in process.stdout:
+        output.append(line)
+        if "Ready to accept connections" in line:
+            break
+    else:
+        process.wait()
+        pytest.fail("redis-server did not start:\n" + "".join(output))
+    # Keep reading its log so a full pipe never blocks the server.
+    drain = threading.Thread(target=process.stdout.read, daemon=True)
+    drain.start()
+    try:
+        with redis.Redis(host="127.0.0.1", port=port) as client:
+            assert client.ping()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        drain.join(timeout=10)
