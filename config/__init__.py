@@ -3,6 +3,7 @@
 from config.settings import (
     IceServer,
     MediaSettings,
+    MeetingSettings,
     RedisSettings,
     SecuritySettings,
     ServerSettings,
@@ -15,6 +16,7 @@ from config.settings import (
 __all__ = [
     "IceServer",
     "MediaSettings",
+    "MeetingSettings",
     "RedisSettings",
     "SecuritySettings",
     "ServerSettings",

@@ -93,6 +93,16 @@ class MediaSettings:
 
 
 @dataclass(frozen=True)
+class MeetingSettings:
+    # A dropped participant may come back as the same roster entry within this many seconds.
+    reconnect_grace_seconds: int = 30
+    # Chat messages kept per room (late joiners get the newest of them).
+    chat_history: int = 200
+    # Someone removed by a moderator may not rejoin with the same identity for this long.
+    removal_ban_seconds: int = 600
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     # Empty means in-memory state, one process.
     url: str = field(default="", repr=False)
@@ -104,6 +114,7 @@ class Settings:
     security: SecuritySettings
     media: MediaSettings
     redis: RedisSettings
+    meetings: MeetingSettings = field(default_factory=MeetingSettings)
 
 
 # --------------------------------------------------------------------------- validation
@@ -313,6 +324,9 @@ _FIELDS: dict[str, _Field] = {
         _int_field("media.max_participants", 1, 1000),
         _Field("media.forwarding", _forwarding),
         _Field("redis.url", _redis_url),
+        _int_field("meetings.reconnect_grace_seconds", 0, 3600),
+        _int_field("meetings.chat_history", 0, 10000),
+        _int_field("meetings.removal_ban_seconds", 0, 86400),
     )
 }
 _SECTIONS = tuple(dict.fromkeys(name.split(".", 1)[0] for name in _FIELDS))
@@ -428,11 +442,12 @@ def load_settings(
     _apply_env(values, env)
     _apply_overrides(values, overrides or {})
 
-    server, security, media, redis = (
+    server, security, media, redis, meetings = (
         ServerSettings(),
         SecuritySettings(),
         MediaSettings(),
         RedisSettings(),
+        MeetingSettings(),
     )
     return Settings(
         server=ServerSettings(
@@ -457,6 +472,15 @@ def load_settings(
             forwarding=_get(values, "media.forwarding", media.forwarding),
         ),
         redis=RedisSettings(url=_get(values, "redis.url", redis.url)),
+        meetings=MeetingSettings(
+            reconnect_grace_seconds=_get(
+                values, "meetings.reconnect_grace_seconds", meetings.reconnect_grace_seconds
+            ),
+            chat_history=_get(values, "meetings.chat_history", meetings.chat_history),
+            removal_ban_seconds=_get(
+                values, "meetings.removal_ban_seconds", meetings.removal_ban_seconds
+            ),
+        ),
     )
 
 

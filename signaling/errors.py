@@ -26,7 +26,9 @@ def error_reply(code: str, message: str) -> dict[str, Any]:
 
 def reply_for(exc: BaseException) -> dict[str, Any]:
     """Translate a domain, media or protocol error into the wire's error reply."""
-    if isinstance(exc, (ProtocolError, ConferenceError, MediaError)):
+    from signaling.store import StoreError  # the store's errors depend on nothing here
+
+    if isinstance(exc, (ProtocolError, ConferenceError, MediaError, StoreError)):
         return error_reply(exc.code, exc.message)
     logger.exception("unexpected error while handling an event", exc_info=exc)
     return error_reply("internal_error", "the server could not handle this request")

@@ -1,16 +1,20 @@
-"""The Socket.IO namespace: every event validated, every request answered with
-``{ok: true, ...}`` or ``{ok: false, error: {code, message}}``; unknown events included."""
+"""The Socket.IO namespace: every event validated, rate limited where it matters, and every
+request answered with ``{ok: true, ...}`` or ``{ok: false, error: {code, message}}``;
+unknown events included. docs/protocol.md lists them all."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
 
+from conference import Role
 from media.transport import MAX_SDP_LENGTH
 from signaling.errors import ProtocolError, error_reply, reply_for
+from signaling.ratelimit import RateLimiter
 from signaling.service import PROTOCOL_VERSION, ConferenceService
 from signaling.validation import (
     bool_field,
@@ -27,50 +31,85 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 TRACK_SOURCES = frozenset({"camera", "microphone", "screen"})
+MEDIA_KINDS = frozenset({"audio", "video"})
+MAX_LAST_N = 100
+MAX_REASON = 200
+ID_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Event:
+    handler: Handler
+    max_bytes: int = 1024
+    rate: str | None = None  # a RateLimiter category
 
 
 class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
-    def __init__(self, service: ConferenceService) -> None:
+    def __init__(self, service: ConferenceService, limiter: RateLimiter | None = None) -> None:
         super().__init__("/")
         self.service = service
-        self._handlers: dict[str, tuple[Handler, int]] = {
-            "join": (self._join, 16 * 1024),
-            "publish": (self._publish, MAX_SDP_LENGTH + 4096),
-            "set-media": (self._set_media, 1024),
-            "leave": (self._leave, 1024),
-            "subscribe": (self._subscribe, 16 * 1024),
-            "unsubscribe": (self._unsubscribe, 16 * 1024),
-            "pause": (self._pause, 16 * 1024),
-            "resume": (self._resume, 16 * 1024),
-            "set-last-n": (self._set_last_n, 1024),
-            "unpublish": (self._unpublish, 1024),
+        self.limiter = limiter or RateLimiter()
+        small = 1024
+        lists = 16 * 1024
+        self.events: dict[str, Event] = {
+            "join": Event(self._join, 16 * 1024),
+            "leave": Event(self._leave),
+            "publish": Event(self._publish, MAX_SDP_LENGTH + 4096, "media"),
+            "unpublish": Event(self._unpublish, small, "media"),
+            "set-media": Event(self._set_media, small, "media"),
+            "subscribe": Event(self._subscribe, lists, "media"),
+            "unsubscribe": Event(self._unsubscribe, lists, "media"),
+            "pause": Event(self._pause, lists, "media"),
+            "resume": Event(self._resume, lists, "media"),
+            "set-last-n": Event(self._set_last_n, small, "media"),
+            "chat": Event(self._chat, 8 * 1024, "chat"),
+            "raise-hand": Event(self._raise_hand, small, "hands"),
+            "lower-hand": Event(self._lower_hand, small, "hands"),
+            "ask-to-speak": Event(self._ask_to_speak, small, "hands"),
+            "admit": Event(self._admit, small, "moderation"),
+            "deny": Event(self._deny, small, "moderation"),
+            "mute": Event(self._mute, small, "moderation"),
+            "mute-all": Event(self._mute_all, small, "moderation"),
+            "allow-speak": Event(self._allow_speak, small, "moderation"),
+            "remove": Event(self._remove, small, "moderation"),
+            "set-role": Event(self._set_role, small, "moderation"),
+            "set-room": Event(self._set_room, small, "moderation"),
+            "end-meeting": Event(self._end_meeting, small, "moderation"),
         }
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
-            sid = args[0]
-            await self.emit("welcome", {"protocol": PROTOCOL_VERSION}, to=sid)
+            await self.emit("welcome", {"protocol": PROTOCOL_VERSION}, to=args[0])
             return True
         if event == "disconnect":
-            await self.service.leave(args[0])
+            sid, reason = args[0], (args[1] if len(args) > 1 else "")
+            self.limiter.forget(sid)
+            # a client that closes its socket on purpose (leave, page closing) is gone;
+            # a dropped one (ping timeout, broken transport) may come back
+            graceful = reason in ("client disconnect", "server disconnect")
+            await self.service.disconnected(sid, graceful=graceful)
             return None
         sid, data = args[0], args[1:]
-        entry = self._handlers.get(event)
-        if entry is None:
-            return error_reply("unknown_event", f"there is no event named {event[:64]!r}")
-        handler, max_bytes = entry
+        spec = self.events.get(event)
+        if spec is None:
+            return error_reply("unknown_event", f"there is no event named {str(event)[:64]!r}")
         try:
             if len(data) > 1:
                 raise ProtocolError("invalid_payload", "send one payload object per event")
-            payload = payload_dict(data[0] if data else None, max_bytes=max_bytes)
-            result = await handler(sid, payload)
+            payload = payload_dict(data[0] if data else None, max_bytes=spec.max_bytes)
+            if spec.rate is not None:
+                self.limiter.check(sid, spec.rate)
+            result = await spec.handler(sid, payload)
         except Exception as exc:  # every failure becomes a reply; none reaches the transport
             return reply_for(exc)
         return {"ok": True, **result}
 
+    # -- joining ---------------------------------------------------------------------------
+
     async def _join(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(
-            payload, frozenset({"protocol", "room", "name", "token", "autoSubscribe", "lastN"})
+            payload,
+            frozenset({"protocol", "room", "name", "token", "autoSubscribe", "lastN", "resume"}),
         )
         protocol = int_field(payload, "protocol")
         if protocol != PROTOCOL_VERSION:
@@ -80,7 +119,8 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         room = required_string(payload, "room", max_length=64)
         token = string_field(payload, "token", required=False, max_length=4096)
         name = string_field(payload, "name", required=False, max_length=256)
-        if token is None and name is None:
+        resume = _resume(payload)
+        if token is None and name is None and resume is None:
             raise ProtocolError("missing_field", 'give a "token" or a "name"')
         auto_subscribe = bool_field(payload, "autoSubscribe")
         return await self.service.join(
@@ -90,13 +130,27 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             name=name,
             auto_subscribe=True if auto_subscribe is None else auto_subscribe,
             last_n=_last_n(payload, required=False),
+            resume=resume,
         )
+
+    async def _leave(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset())
+        await self.service.leave(sid)
+        return {}
+
+    # -- media -----------------------------------------------------------------------------
 
     async def _publish(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset({"sdp", "sources"}))
         sdp = required_string(payload, "sdp", max_length=MAX_SDP_LENGTH)
         sources = string_map_field(payload, "sources", allowed_values=TRACK_SOURCES)
-        return await self.service.publish(sid, sdp, sources)
+        return await self.service.media.publish(sid, sdp, sources)
+
+    async def _unpublish(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"trackId"}))
+        track = required_string(payload, "trackId", max_length=128)
+        await self.service.media.unpublish(sid, track)
+        return {}
 
     async def _set_media(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset({"audioMuted", "videoMuted"}))
@@ -104,40 +158,131 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         video = bool_field(payload, "videoMuted")
         if audio is None and video is None:
             raise ProtocolError("missing_field", 'give "audioMuted" or "videoMuted"')
-        return await self.service.set_media_state(sid, audio_muted=audio, video_muted=video)
-
-    async def _leave(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
-        only_fields(payload, frozenset())
-        await self.service.leave(sid)
-        return {}
+        return await self.service.media.set_media_state(sid, audio_muted=audio, video_muted=video)
 
     async def _subscribe(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset({"trackIds"}))
-        return self.service.subscribe(sid, string_list_field(payload, "trackIds"))
+        return self.service.media.subscribe(sid, string_list_field(payload, "trackIds"))
 
     async def _unsubscribe(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset({"trackIds"}))
-        return self.service.unsubscribe(sid, string_list_field(payload, "trackIds"))
+        return self.service.media.unsubscribe(sid, string_list_field(payload, "trackIds"))
 
     async def _pause(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset({"trackIds"}))
-        return self.service.set_paused(sid, string_list_field(payload, "trackIds"), True)
+        return self.service.media.set_paused(sid, string_list_field(payload, "trackIds"), True)
 
     async def _resume(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset({"trackIds"}))
-        return self.service.set_paused(sid, string_list_field(payload, "trackIds"), False)
+        return self.service.media.set_paused(sid, string_list_field(payload, "trackIds"), False)
 
     async def _set_last_n(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset({"lastN"}))
-        return self.service.set_last_n(sid, _last_n(payload, required=True))
+        return self.service.media.set_last_n(sid, _last_n(payload, required=True))
 
-    async def _unpublish(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
-        only_fields(payload, frozenset({"trackId"}))
-        await self.service.unpublish(sid, required_string(payload, "trackId", max_length=128))
-        return {}
+    # -- chat and hands ----------------------------------------------------------------------
+
+    async def _chat(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"text", "to"}))
+        text = required_string(payload, "text", max_length=4000)
+        to = string_field(payload, "to", required=False, max_length=ID_LENGTH)
+        return await self.service.meeting.chat(sid, text, to)
+
+    async def _raise_hand(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset())
+        return await self.service.meeting.raise_hand(sid)
+
+    async def _lower_hand(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"participantId"}))
+        target = string_field(payload, "participantId", required=False, max_length=ID_LENGTH)
+        return await self.service.meeting.lower_hand(sid, target)
+
+    async def _ask_to_speak(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset())
+        return await self.service.meeting.ask_to_speak(sid)
+
+    # -- moderation ----------------------------------------------------------------------------
+
+    async def _admit(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"participantId"}))
+        return await self.service.admit(sid, _target(payload))
+
+    async def _deny(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"participantId", "reason"}))
+        return await self.service.deny(sid, _target(payload), _reason(payload))
+
+    async def _mute(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"participantId", "kind"}))
+        return await self.service.meeting.mute(sid, _target(payload), _kind(payload))
+
+    async def _mute_all(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"kind"}))
+        return await self.service.meeting.mute_all(sid, _kind(payload))
+
+    async def _allow_speak(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"participantId"}))
+        return await self.service.meeting.allow_to_speak(sid, _target(payload))
+
+    async def _remove(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"participantId", "reason"}))
+        return await self.service.meeting.remove(sid, _target(payload), _reason(payload))
+
+    async def _set_role(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"participantId", "role"}))
+        role_name = required_string(payload, "role", max_length=32)
+        try:
+            role = Role(role_name)
+        except ValueError as exc:
+            roles = ", ".join(r.value for r in Role)
+            raise ProtocolError("invalid_field", f'"role" must be one of {roles}') from exc
+        return await self.service.meeting.set_role(sid, _target(payload), role)
+
+    async def _set_room(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        names = {
+            "locked": "locked",
+            "lobby": "lobby",
+            "moderatorsOnlyUnmute": "moderators_only_unmute",
+        }
+        only_fields(payload, frozenset(names))
+        changes = {
+            field: value
+            for key, field in names.items()
+            if (value := bool_field(payload, key)) is not None
+        }
+        if not changes:
+            raise ProtocolError("missing_field", f"give one of {', '.join(names)}")
+        return await self.service.meeting.set_room(sid, changes)
+
+    async def _end_meeting(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset())
+        return await self.service.meeting.end_meeting(sid)
 
 
-MAX_LAST_N = 100
+def _target(payload: dict[str, Any]) -> str:
+    return required_string(payload, "participantId", max_length=ID_LENGTH)
+
+
+def _reason(payload: dict[str, Any]) -> str:
+    return string_field(payload, "reason", required=False, max_length=MAX_REASON) or ""
+
+
+def _kind(payload: dict[str, Any]) -> str:
+    kind = required_string(payload, "kind", max_length=8)
+    if kind not in MEDIA_KINDS:
+        raise ProtocolError("invalid_field", '"kind" must be "audio" or "video"')
+    return kind
+
+
+def _resume(payload: dict[str, Any]) -> tuple[str, str] | None:
+    value = payload.get("resume")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ProtocolError("invalid_field", '"resume" must be {participantId, resumeToken}')
+    only_fields(value, frozenset({"participantId", "resumeToken"}))
+    participant = required_string(value, "participantId", max_length=ID_LENGTH)
+    token = required_string(value, "resumeToken", max_length=128)
+    return participant, token
 
 
 def _last_n(payload: dict[str, Any], *, required: bool) -> int | None:

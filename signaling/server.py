@@ -6,8 +6,10 @@ from typing import Any
 
 import socketio
 
+from signaling.context import ServiceOptions
 from signaling.namespace import RoomNamespace
-from signaling.service import ConferenceService, ServiceOptions
+from signaling.service import ConferenceService
+from signaling.store import open_store
 
 MAX_MESSAGE_BYTES = 256 * 1024
 
@@ -58,6 +60,6 @@ def create_signaling(
         ping_interval=10,
         ping_timeout=10,
     )
-    service = ConferenceService(options, _SocketIOEmitter(server))
+    service = ConferenceService(options, _SocketIOEmitter(server), open_store(redis_url))
     server.register_namespace(RoomNamespace(service))
     return server, service

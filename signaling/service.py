@@ -1,17 +1,17 @@
 """Where conference and media meet: each room's Room (who is there) and MediaRouter (what
-flows), and the sessions of the connections in it."""
+flows), the sessions of the connections in it, the lobby, and reconnection."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from conference import (
-    ForbiddenError,
     NotInRoomError,
     Participant,
     ParticipantId,
@@ -19,93 +19,132 @@ from conference import (
     Room,
     RoomId,
     RoomPolicy,
-    TrackId,
     verify_token,
 )
+from conference.errors import NotWaitingError
 from conference.model import is_valid_room_id
-from media import ForwardingMetrics, MediaRouter, Producer, TransportOptions
-from media.speaker import SpeakerChanges
+from media import ForwardingMetrics, MediaRouter
+from signaling.context import Emitter, RoomContext, ServiceOptions, Session, SessionState
 from signaling.errors import ProtocolError
-from signaling.negotiation import SubscriberNegotiator
-from signaling.subscriptions import reconcile
+from signaling.media_control import MediaControl
+from signaling.meeting import MeetingControl
+from signaling.store import MemberRecord, RoomSettings, RoomStore
 
 logger = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
-OFFER_REPLY_TIMEOUT_SECONDS = 15.0
 
-
-class Emitter(Protocol):
-    """What the service needs of the Socket.IO server (python-socketio's AsyncServer)."""
-
-    async def emit(
-        self,
-        event: str,
-        data: Any = None,
-        *,
-        to: str | None = None,
-        room: str | None = None,
-        skip_sid: str | None = None,
-    ) -> None: ...
-
-    async def call(self, event: str, data: Any = None, *, to: str, timeout: float) -> Any: ...
-
-    async def enter_room(self, sid: str, room: str) -> None: ...
-
-    async def leave_room(self, sid: str, room: str) -> None: ...
-
-    async def disconnect(self, sid: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class ServiceOptions:
-    token_secret: str
-    media: TransportOptions
-    allow_guests: bool = True
-    capacity: int = 50
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ConferenceService",
+    "Emitter",
+    "RoomContext",
+    "ServiceOptions",
+    "Session",
+]
 
 
 @dataclass
-class Session:
-    sid: str
-    room: RoomContext
+class _Reconnecting:
+    """A participant whose connection dropped, kept for the grace period."""
+
+    context: RoomContext
     participant_id: ParticipantId
-    negotiator: SubscriberNegotiator | None = None
-    # False: consume only what the client asks for (`subscribe`); bots publishing in a
-    # benchmark, or a client that shows a few tiles, say so at join.
-    auto_subscribe: bool = True
-    last_n: int | None = None  # video of the N most recent speakers; None: everyone
-    requested: set[str] = field(default_factory=set)  # explicit subscriptions
+    resume_token: str
+    expiry: asyncio.Task[None]
 
 
-@dataclass
-class RoomContext:
-    room: Room
-    router: MediaRouter
-    sessions: dict[str, Session] = field(default_factory=dict)
-    speaker_order: list[str] = field(default_factory=list)  # most recent dominant first
-
-    @property
-    def channel(self) -> str:
-        return f"room:{self.room.id}"
-
-    def session_of(self, participant_id: ParticipantId) -> Session | None:
-        return next((s for s in self.sessions.values() if s.participant_id == participant_id), None)
+def member_record(participant: Participant, node_id: str) -> MemberRecord:
+    return MemberRecord(
+        participant_id=participant.id,
+        identity=participant.identity,
+        name=participant.name,
+        org_kind=participant.org.kind.value,
+        org_name=participant.org.name,
+        role=participant.role.value,
+        joined_at=participant.joined_at,
+        node_id=node_id,
+        audio_muted=participant.audio_muted,
+        video_muted=participant.video_muted,
+    )
 
 
 class ConferenceService:
     def __init__(
-        self, options: ServiceOptions, emitter: Emitter, clock: Callable[[], float] = time.time
+        self,
+        options: ServiceOptions,
+        emitter: Emitter,
+        store: RoomStore,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.options = options
-        self._emitter = emitter
+        self.emitter = emitter
+        self.store = store
         self._clock = clock
         self.rooms: dict[RoomId, RoomContext] = {}
         self.sessions: dict[str, Session] = {}
         self.metrics = ForwardingMetrics()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.media = MediaControl(self)
+        self.meeting = MeetingControl(self)
+        self._reconnecting: dict[ParticipantId, _Reconnecting] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
-    # -- joining and leaving -------------------------------------------------------------
+    def now(self) -> float:
+        return self._clock()
+
+    def spawn(self, coroutine: Any) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def session(self, sid: str) -> Session:
+        """The session of a connection that has joined (not one waiting in the lobby)."""
+        session = self.sessions.get(sid)
+        if session is None:
+            raise NotInRoomError("join a room first")
+        if session.state != SessionState.JOINED:
+            raise ProtocolError("waiting_in_lobby", "you are waiting for a moderator to admit you")
+        return session
+
+    # -- rooms ---------------------------------------------------------------------------
+
+    async def _room(self, room_id: RoomId) -> RoomContext:
+        context = self.rooms.get(room_id)
+        if context is not None:
+            return context
+        settings = await self.store.ensure_room(
+            RoomSettings(
+                room_id=room_id,
+                capacity=self.options.capacity,
+                allow_guests=self.options.allow_guests,
+                created_at=self.now(),
+            )
+        )
+        context = self.rooms.get(room_id)  # another join may have made it meanwhile
+        if context is None:
+            policy = RoomPolicy(
+                capacity=settings.capacity,
+                allow_guests=settings.allow_guests and self.options.allow_guests,
+                lobby=settings.lobby,
+                locked=settings.locked,
+                moderators_only_unmute=settings.moderators_only_unmute,
+                title=settings.title,
+            )
+            router = MediaRouter(room_id, self.options.media, self.metrics)
+            context = RoomContext(room=Room(room_id, policy), router=router)
+            self.media.attach(context)
+            self.rooms[room_id] = context
+        return context
+
+    def _drop_room_if_empty(self, context: RoomContext) -> None:
+        waiting_to_return = any(r.context is context for r in self._reconnecting.values())
+        if context.sessions or waiting_to_return or self.rooms.get(context.room.id) is not context:
+            return
+        del self.rooms[context.room.id]
+        self.spawn(context.router.close())
+        self.spawn(self.store.clear_live_state(context.room.id))
+
+    # -- joining -------------------------------------------------------------------------
 
     async def join(
         self,
@@ -116,302 +155,312 @@ class ConferenceService:
         name: str | None,
         auto_subscribe: bool = True,
         last_n: int | None = None,
+        resume: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         if sid in self.sessions:
             raise ProtocolError("already_joined", "this connection has already joined a room")
         if not is_valid_room_id(room_id):
             raise ProtocolError("invalid_room", "the room name may use letters, digits, - and _")
-        claims = (
-            verify_token(self.options.token_secret, token, now=self._clock()) if token else None
-        )
-        context = self._room(RoomId(room_id))
+        if resume is not None:
+            return await self._resume(sid, room_id, resume, auto_subscribe, last_n)
+        now = self.now()
+        claims = verify_token(self.options.token_secret, token, now=now) if token else None
+        context = await self._room(RoomId(room_id))
         if claims is not None:
+            if await self.store.is_banned(room_id, claims.identity, now):
+                context.room.ban(claims.identity, now + self.options.removal_ban_seconds)
             previous = context.room.find_identity(claims.identity)
             if previous is not None:  # the same person again (a reload): drop the old entry
-                old = context.session_of(previous.id)
-                if old is not None:
-                    await self._leave(old)
-                    await self._emitter.disconnect(old.sid)
+                await self._forget_previous(context, previous.id)
         try:
-            participant = context.room.admit(claims=claims, guest_name=name, now=self._clock())
+            participant = context.room.admit(claims=claims, guest_name=name, now=now)
         except Exception:
             self._drop_room_if_empty(context)
             raise
+        waiting = context.room.is_waiting(participant.id)
         session = Session(
             sid=sid,
             room=context,
             participant_id=participant.id,
+            state=SessionState.WAITING if waiting else SessionState.JOINED,
             auto_subscribe=auto_subscribe,
             last_n=last_n,
         )
         context.sessions[sid] = session
         self.sessions[sid] = session
-        await self._emitter.enter_room(sid, context.channel)
-        logger.info("%s joined room %s as %s", participant.name, room_id, participant.role)
+        if waiting:
+            await self.store.lobby_put(room_id, member_record(participant, self.options.node_id))
+            await self._lobby_changed(context)
+            logger.info("%s waits in the lobby of %s", participant.name, room_id)
+            return {
+                "protocol": PROTOCOL_VERSION,
+                "room": room_id,
+                "waiting": True,
+                "self": participant.public_dict(),
+                "resumeToken": session.resume_token,
+            }
+        return await self._enter(session, participant)
+
+    async def _forget_previous(self, context: RoomContext, participant_id: ParticipantId) -> None:
+        old = context.session_of(participant_id)
+        if old is not None:
+            await self.drop_session(old, announce=True)
+            await self.emitter.disconnect(old.sid)
+            return
+        pending = self._reconnecting.pop(participant_id, None)
+        if pending is not None:
+            pending.expiry.cancel()
+            await self._depart(context, participant_id)
+
+    async def _enter(self, session: Session, participant: Participant) -> dict[str, Any]:
+        """A joined participant: store, tell the others, then send the snapshot."""
+        context = session.room
+        await self.persist_member(context, participant)
+        await self.sync_channels(session)
+        logger.info("%s joined room %s as %s", participant.name, context.room.id, participant.role)
         if participant.is_person:
-            await self._emitter.emit(
-                "participant-joined", participant.to_dict(), room=context.channel, skip_sid=sid
+            await self.emitter.emit(
+                "participant-joined",
+                participant.to_dict(),
+                room=context.channel,
+                skip_sid=session.sid,
             )
         if participant.can(Permission.SUBSCRIBE):
-            self._start_subscribing(session)
-        return {
+            self.media.start_subscribing(session)
+        return await self.snapshot(session)
+
+    async def snapshot(self, session: Session) -> dict[str, Any]:
+        context = session.room
+        participant = context.room.get(session.participant_id)
+        snapshot: dict[str, Any] = {
             "protocol": PROTOCOL_VERSION,
-            "room": room_id,
+            "room": context.room.id,
+            "waiting": False,
             "self": participant.to_dict(),
+            "permissions": sorted(p.value for p in participant.permissions),
             "participants": context.room.roster(),
             "tracks": [track.to_dict() for track in context.room.tracks()],
             "media": {"videoCodec": self.options.media.video_codec},
+            "settings": await self._settings(context),
+            "chat": await self.meeting.history_for(context, participant.id),
+            "hands": context.room.hands(),
+            "resumeToken": session.resume_token,
+            "reconnectGraceSeconds": self.options.reconnect_grace_seconds,
         }
+        if participant.can(Permission.MODERATE):
+            snapshot["lobby"] = [p.public_dict() for p in context.room.lobby.values()]
+        return snapshot
 
-    def _room(self, room_id: RoomId) -> RoomContext:
-        context = self.rooms.get(room_id)
-        if context is None:
-            policy = RoomPolicy(
-                capacity=self.options.capacity, allow_guests=self.options.allow_guests
-            )
-            router = MediaRouter(room_id, self.options.media, self.metrics)
-            context = RoomContext(room=Room(room_id, policy), router=router)
-            router.on_producer(lambda producer: self._on_producer(context, producer))
-            router.on_producer_closed(lambda producer: self._on_producer_closed(context, producer))
-            router.on_speakers(lambda changes: self._on_speakers(context, changes))
-            self.rooms[room_id] = context
-        return context
+    async def _settings(self, context: RoomContext) -> dict[str, object]:
+        settings = await self.store.get_room(context.room.id)
+        return settings.to_dict() if settings is not None else {"roomId": context.room.id}
+
+    async def sync_channels(self, session: Session) -> None:
+        """Every joined session hears the room; moderators also hear the moderators' channel."""
+        context = session.room
+        await self.emitter.enter_room(session.sid, context.channel)
+        participant = context.room.participants.get(session.participant_id)
+        if participant is not None and participant.can(Permission.MODERATE):
+            await self.emitter.enter_room(session.sid, context.moderators_channel)
+        else:
+            await self.emitter.leave_room(session.sid, context.moderators_channel)
+
+    async def persist_member(self, context: RoomContext, participant: Participant) -> None:
+        await self.store.put_member(
+            context.room.id, member_record(participant, self.options.node_id)
+        )
+
+    # -- lobby ---------------------------------------------------------------------------
+
+    async def _lobby_changed(self, context: RoomContext) -> None:
+        await self.emitter.emit(
+            "lobby-updated",
+            {"waiting": [p.public_dict() for p in context.room.lobby.values()]},
+            room=context.moderators_channel,
+        )
+
+    async def admit(self, sid: str, target_id: str) -> dict[str, Any]:
+        session = self.session(sid)
+        context = session.room
+        context.room.require(session.participant_id, Permission.MODERATE)
+        target = ParticipantId(target_id)
+        if not context.room.is_waiting(target):
+            raise NotWaitingError("nobody with this id is waiting")
+        if await self.store.lobby_remove(context.room.id, target) is None:
+            raise NotWaitingError("someone else already answered")
+        await self._admit(context, target)
+        await self._lobby_changed(context)
+        return {"admitted": target}
+
+    async def _admit(self, context: RoomContext, target: ParticipantId) -> None:
+        participant = context.room.admit_waiting(target, self.now())
+        waiting = context.session_of(target)
+        if waiting is None:  # they left while waiting
+            context.room.leave(target)
+            return
+        waiting.state = SessionState.JOINED
+        snapshot = await self._enter(waiting, participant)
+        await self.emitter.emit("admitted", snapshot, to=waiting.sid)
+
+    async def admit_everyone_waiting(self, context: RoomContext) -> None:
+        for target in list(context.room.lobby):
+            await self.store.lobby_remove(context.room.id, target)
+            await self._admit(context, target)
+        await self._lobby_changed(context)
+
+    async def deny(self, sid: str, target_id: str, reason: str) -> dict[str, Any]:
+        session = self.session(sid)
+        context = session.room
+        context.room.require(session.participant_id, Permission.MODERATE)
+        target = ParticipantId(target_id)
+        if not context.room.is_waiting(target):
+            raise NotWaitingError("nobody with this id is waiting")
+        await self.store.lobby_remove(context.room.id, target)
+        context.room.deny_waiting(target)
+        waiting = context.session_of(target)
+        if waiting is not None:
+            await self.emitter.emit("denied", {"reason": reason}, to=waiting.sid)
+            self._forget_session(waiting)
+            await self.emitter.disconnect(waiting.sid)
+        await self._lobby_changed(context)
+        return {"denied": target}
+
+    # -- leaving and coming back ---------------------------------------------------------
 
     async def leave(self, sid: str) -> None:
+        """The participant said goodbye: gone at once."""
         session = self.sessions.get(sid)
         if session is not None:
-            await self._leave(session)
+            await self.drop_session(session, announce=True)
 
-    async def _leave(self, session: Session) -> None:
-        context = session.room
-        self.sessions.pop(session.sid, None)
-        context.sessions.pop(session.sid, None)
-        if session.negotiator is not None:
-            await session.negotiator.close()
-        # media first: closing its producers removes its tracks and tells the others
-        await context.router.close_peer(session.participant_id)
-        participant = context.room.leave(session.participant_id)
-        await self._emitter.leave_room(session.sid, context.channel)
-        if participant is not None and participant.is_person:
-            await self._emitter.emit(
-                "participant-left", {"id": participant.id}, room=context.channel
-            )
-            logger.info("%s left room %s", participant.name, context.room.id)
-        self._drop_room_if_empty(context)
-
-    def _drop_room_if_empty(self, context: RoomContext) -> None:
-        if not context.sessions and self.rooms.get(context.room.id) is context:
-            del self.rooms[context.room.id]
-            self._spawn(context.router.close())
-
-    # -- media ---------------------------------------------------------------------------
-
-    def session(self, sid: str) -> Session:
+    async def disconnected(self, sid: str, *, graceful: bool = False) -> None:
+        """The connection dropped: a joined participant may come back within the grace period
+        as the same roster entry; the media of the old connection ends now. A graceful close
+        (the client disconnected on purpose) is a leave."""
         session = self.sessions.get(sid)
         if session is None:
-            raise NotInRoomError("join a room first")
-        return session
-
-    async def publish(self, sid: str, sdp: str, sources: dict[str, str]) -> dict[str, Any]:
-        session = self.session(sid)
-        context = session.room
-        context.room.require(session.participant_id, Permission.PUBLISH)
-        transport = context.router.publisher_for(session.participant_id)
-        answer = await transport.accept_offer(sdp, sources)
-        return {"sdp": answer}
-
-    async def unpublish(self, sid: str, track_id: str) -> None:
-        """Stop one of your own tracks (a screen share that ends); the others are told."""
-        session = self.session(sid)
-        producer = session.room.router.producers.get(track_id)
-        if producer is None or producer.peer_id != session.participant_id:
-            raise ProtocolError("unknown_track", "you publish no track with this id")
-        await producer.close()
-
-    def _on_producer(self, context: RoomContext, producer: Producer) -> None:
-        publisher = ParticipantId(producer.peer_id)
-        try:
-            track = context.room.add_track(
-                publisher, TrackId(producer.id), producer.kind, producer.source
-            )
-        except (NotInRoomError, ForbiddenError):
-            self._spawn(producer.close())
             return
-        producer.set_muted(track.muted)
-        self._spawn(self._emitter.emit("track-added", track.to_dict(), room=context.channel))
-        for session in context.sessions.values():
-            reconcile(context, session)
-
-    def _on_producer_closed(self, context: RoomContext, producer: Producer) -> None:
-        for session in context.sessions.values():
-            session.requested.discard(producer.id)
-            if session.last_n is not None:
-                reconcile(context, session)  # someone else's camera takes the freed place
-        track = context.room.remove_track(TrackId(producer.id))
-        if track is not None:
-            self._spawn(
-                self._emitter.emit(
-                    "track-removed",
-                    {"id": track.id, "participantId": track.participant_id},
-                    room=context.channel,
-                )
-            )
-
-    def _start_subscribing(self, session: Session) -> None:
         context = session.room
-        transport = context.router.subscriber_for(session.participant_id)
-
-        async def send_offer(sdp: str, mids: dict[str, str]) -> str:
-            tracks = {
-                mid: self._track_view(context, producer_id) for mid, producer_id in mids.items()
-            }
-            reply = await self._emitter.call(
-                "subscriber-offer",
-                {"sdp": sdp, "tracks": tracks},
-                to=session.sid,
-                timeout=OFFER_REPLY_TIMEOUT_SECONDS,
-            )
-            if not isinstance(reply, dict) or not isinstance(reply.get("sdp"), str):
-                raise ValueError("the client's answer has no SDP")
-            return str(reply["sdp"])
-
-        session.negotiator = SubscriberNegotiator(transport, send_offer)
-        reconcile(context, session)
-
-    def _track_view(self, context: RoomContext, producer_id: str) -> dict[str, Any]:
-        for participant in context.room.participants.values():
-            track = participant.tracks.get(TrackId(producer_id))
-            if track is not None:
-                return {**track.to_dict(), "participantName": participant.name}
-        return {"id": producer_id}
-
-    async def set_media_state(
-        self, sid: str, *, audio_muted: bool | None, video_muted: bool | None
-    ) -> dict[str, Any]:
-        session = self.session(sid)
-        context = session.room
-        participant = context.room.set_media_state(
-            session.participant_id, audio_muted=audio_muted, video_muted=video_muted
+        if (
+            graceful
+            or session.state != SessionState.JOINED
+            or self.options.reconnect_grace_seconds <= 0
+        ):
+            await self.drop_session(session, announce=True)
+            return
+        self._forget_session(session)
+        if session.negotiator is not None:
+            await session.negotiator.close()
+        await context.router.close_peer(session.participant_id)
+        participant = context.room.participants.get(session.participant_id)
+        if participant is None:
+            self._drop_room_if_empty(context)
+            return
+        participant.reconnecting = True
+        await self.emitter.emit("participant-updated", participant.to_dict(), room=context.channel)
+        expiry = asyncio.create_task(self._expire(participant.id))
+        self._reconnecting[participant.id] = _Reconnecting(
+            context, participant.id, session.resume_token, expiry
         )
-        self._apply_mute(context, participant)
-        await self._emitter.emit("participant-updated", participant.to_dict(), room=context.channel)
-        return {"self": participant.to_dict()}
+        logger.info(
+            "%s dropped; waiting %ss for them",
+            participant.name,
+            self.options.reconnect_grace_seconds,
+        )
 
-    def _apply_mute(self, context: RoomContext, participant: Participant) -> None:
-        for track in participant.tracks.values():
-            producer = context.router.producers.get(track.id)
-            if producer is not None:
-                producer.set_muted(track.muted)
+    async def _expire(self, participant_id: ParticipantId) -> None:
+        await asyncio.sleep(self.options.reconnect_grace_seconds)
+        pending = self._reconnecting.pop(participant_id, None)
+        if pending is not None:
+            await self._depart(pending.context, participant_id)
+            self._drop_room_if_empty(pending.context)
 
-    # -- subscriptions and speakers ----------------------------------------------------------
+    async def _resume(
+        self,
+        sid: str,
+        room_id: str,
+        resume: tuple[str, str],
+        auto_subscribe: bool,
+        last_n: int | None,
+    ) -> dict[str, Any]:
+        participant_id, resume_token = ParticipantId(resume[0]), resume[1]
+        pending = self._reconnecting.get(participant_id)
+        if (
+            pending is None
+            or pending.context.room.id != room_id
+            or not hmac.compare_digest(pending.resume_token, resume_token)
+        ):
+            raise ProtocolError("resume_expired", "the grace period is over: join again")
+        del self._reconnecting[participant_id]
+        pending.expiry.cancel()
+        context = pending.context
+        participant = context.room.get(participant_id)
+        participant.reconnecting = False
+        session = Session(
+            sid=sid,
+            room=context,
+            participant_id=participant_id,
+            auto_subscribe=auto_subscribe,
+            last_n=last_n,
+        )
+        context.sessions[sid] = session
+        self.sessions[sid] = session
+        await self.sync_channels(session)
+        await self.emitter.emit(
+            "participant-updated", participant.to_dict(), room=context.channel, skip_sid=sid
+        )
+        if participant.can(Permission.SUBSCRIBE):
+            self.media.start_subscribing(session)
+        logger.info("%s came back to %s", participant.name, room_id)
+        return {**await self.snapshot(session), "resumed": True}
 
-    def _subscriber_session(self, sid: str) -> Session:
-        session = self.session(sid)
-        session.room.room.require(session.participant_id, Permission.SUBSCRIBE)
-        if session.negotiator is None:
-            raise ForbiddenError("this connection does not subscribe")
-        return session
+    def _forget_session(self, session: Session) -> None:
+        self.sessions.pop(session.sid, None)
+        session.room.sessions.pop(session.sid, None)
 
-    def _known_tracks(self, session: Session, track_ids: list[str]) -> list[str]:
-        producers = session.room.router.producers
-        unknown = [tid for tid in track_ids if tid not in producers]
-        if unknown:
-            raise ProtocolError("unknown_track", f"no such track: {', '.join(unknown[:5])}")
-        own = [tid for tid in track_ids if producers[tid].peer_id == session.participant_id]
-        if own:
-            raise ProtocolError("own_track", "you cannot subscribe to your own tracks")
-        return track_ids
+    async def drop_session(self, session: Session, *, announce: bool) -> None:
+        """End a session and its participant now (leave, removal, end of meeting)."""
+        context = session.room
+        self._forget_session(session)
+        if session.negotiator is not None:
+            await session.negotiator.close()
+        await self.emitter.leave_room(session.sid, context.channel)
+        await self.emitter.leave_room(session.sid, context.moderators_channel)
+        if session.state == SessionState.WAITING:
+            context.room.leave(session.participant_id)
+            await self.store.lobby_remove(context.room.id, session.participant_id)
+            await self._lobby_changed(context)
+        else:
+            await self._depart(context, session.participant_id, announce=announce)
+        self._drop_room_if_empty(context)
 
-    def subscriptions(self, session: Session) -> dict[str, Any]:
-        transport = session.room.router.subscriber_for(session.participant_id)
-        return {
-            "subscriptions": {
-                consumer.producer.id: "paused" if consumer.paused else "active"
-                for consumer in transport.consumers
-            },
-            "lastN": session.last_n,
-            "autoSubscribe": session.auto_subscribe,
-        }
-
-    def subscribe(self, sid: str, track_ids: list[str]) -> dict[str, Any]:
-        """Consume these tracks (this also turns automatic subscription off)."""
-        session = self._subscriber_session(sid)
-        self._known_tracks(session, track_ids)
-        if session.auto_subscribe:
-            session.auto_subscribe = False
-            transport = session.room.router.subscriber_for(session.participant_id)
-            session.requested = {consumer.producer.id for consumer in transport.consumers}
-        session.requested.update(track_ids)
-        reconcile(session.room, session)
-        return self.subscriptions(session)
-
-    def unsubscribe(self, sid: str, track_ids: list[str]) -> dict[str, Any]:
-        session = self._subscriber_session(sid)
-        self._known_tracks(session, track_ids)
-        if session.auto_subscribe:
-            session.auto_subscribe = False
-            transport = session.room.router.subscriber_for(session.participant_id)
-            session.requested = {consumer.producer.id for consumer in transport.consumers}
-        session.requested.difference_update(track_ids)
-        reconcile(session.room, session)
-        return self.subscriptions(session)
-
-    def set_paused(self, sid: str, track_ids: list[str], paused: bool) -> dict[str, Any]:
-        """Pause or resume consumers without renegotiating; a resumed video restarts on a
-        keyframe."""
-        session = self._subscriber_session(sid)
-        self._known_tracks(session, track_ids)
-        transport = session.room.router.subscriber_for(session.participant_id)
-        consumers = {tid: transport.consumer_for(tid) for tid in track_ids}
-        missing = [tid for tid, consumer in consumers.items() if consumer is None]
-        if missing:
-            raise ProtocolError("not_subscribed", f"not subscribed to: {', '.join(missing[:5])}")
-        for consumer in consumers.values():
-            assert consumer is not None
-            consumer.pause() if paused else consumer.resume()
-        return self.subscriptions(session)
-
-    def set_last_n(self, sid: str, last_n: int | None) -> dict[str, Any]:
-        """Forward the video of the ``last_n`` most recent speakers (None: everyone)."""
-        session = self._subscriber_session(sid)
-        session.last_n = last_n
-        session.auto_subscribe = True
-        session.requested.clear()
-        reconcile(session.room, session)
-        return self.subscriptions(session)
-
-    def _on_speakers(self, context: RoomContext, changes: SpeakerChanges) -> None:
-        if changes.dominant_changed and changes.dominant is not None:
-            if changes.dominant in context.speaker_order:
-                context.speaker_order.remove(changes.dominant)
-            context.speaker_order.insert(0, changes.dominant)
-            self._spawn(
-                self._emitter.emit(
-                    "dominant-speaker", {"participantId": changes.dominant}, room=context.channel
-                )
+    async def _depart(
+        self, context: RoomContext, participant_id: ParticipantId, announce: bool = True
+    ) -> None:
+        # media first: closing its producers removes its tracks and tells the others
+        await context.router.close_peer(participant_id)
+        participant = context.room.leave(participant_id)
+        await self.store.remove_member(context.room.id, participant_id)
+        if participant is None:
+            return
+        if participant.hand_raised_at is not None:
+            await self.store.lower_hand(context.room.id, participant_id)
+            await self.emitter.emit("hands", {"queue": context.room.hands()}, room=context.channel)
+        if announce and participant.is_person:
+            await self.emitter.emit(
+                "participant-left", {"id": participant.id}, room=context.channel
             )
-            for session in context.sessions.values():
-                if session.last_n is not None:
-                    reconcile(context, session)
-        for peer, speaking in [(p, True) for p in changes.started] + [
-            (p, False) for p in changes.stopped
-        ]:
-            self._spawn(
-                self._emitter.emit(
-                    "speaking", {"participantId": peer, "speaking": speaking}, room=context.channel
-                )
-            )
-
-    def _spawn(self, coroutine: Any) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        logger.info("%s left room %s", participant.name, context.room.id)
 
     async def close(self) -> None:
+        for pending in list(self._reconnecting.values()):
+            pending.expiry.cancel()
+        self._reconnecting.clear()
         for session in list(self.sessions.values()):
-            await self._leave(session)
+            await self.drop_session(session, announce=False)
         for context in list(self.rooms.values()):
             await context.router.close()
         self.rooms.clear()
         for task in list(self._tasks):
             task.cancel()
+        await self.store.close()

@@ -152,6 +152,9 @@ def service_options(settings: Settings) -> ServiceOptions:
         media=media,
         allow_guests=settings.security.allow_guests,
         capacity=settings.media.max_participants,
+        reconnect_grace_seconds=settings.meetings.reconnect_grace_seconds,
+        chat_history=settings.meetings.chat_history,
+        removal_ban_seconds=settings.meetings.removal_ban_seconds,
     )
 
 

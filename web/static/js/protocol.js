@@ -267,6 +267,14 @@ export class RoomClient extends EventTarget {
     }
   }
 
+  // The page is going away: say goodbye now, or the server would wait for us to come back.
+  leaveOnUnload() {
+    if (!this.joined || !this.socket?.connected) return;
+    this.joined = false;
+    this.socket.emit("leave", {});
+    this.socket.disconnect();
+  }
+
   async leave() {
     this.joined = false;
     try {

@@ -265,6 +265,7 @@ $("enable-sound").addEventListener("click", () => {
   $("enable-sound").hidden = true;
 });
 $("leave").addEventListener("click", () => client.leave());
+window.addEventListener("pagehide", () => client.leaveOnUnload());
 $("copy-invite").addEventListener("click", async () => {
   const link = `${location.origin}/r/${encodeURIComponent(config.room)}`;
   try {
