@@ -122,19 +122,30 @@ class ConferenceService:
         )
         context = self.rooms.get(room_id)  # another join may have made it meanwhile
         if context is None:
-            policy = RoomPolicy(
-                capacity=settings.capacity,
-                allow_guests=settings.allow_guests and self.options.allow_guests,
-                lobby=settings.lobby,
-                locked=settings.locked,
-                moderators_only_unmute=settings.moderators_only_unmute,
-                title=settings.title,
-            )
             router = MediaRouter(room_id, self.options.media, self.metrics)
-            context = RoomContext(room=Room(room_id, policy), router=router)
+            context = RoomContext(room=Room(room_id, RoomPolicy()), router=router)
             self.media.attach(context)
             self.rooms[room_id] = context
+            self.apply_room_settings(settings)
         return context
+
+    def apply_room_settings(self, settings: RoomSettings) -> None:
+        """Settings changed outside a meeting's own events (the admin API): a live room
+        follows them at once."""
+        context = self.rooms.get(RoomId(settings.room_id))
+        if context is None:
+            return
+        context.room.policy = RoomPolicy(
+            capacity=settings.capacity,
+            allow_guests=settings.allow_guests and self.options.allow_guests,
+            lobby=settings.lobby,
+            locked=settings.locked,
+            moderators_only_unmute=settings.moderators_only_unmute,
+            title=settings.title,
+        )
+        self.spawn(self.emitter.emit("room-updated", settings.to_dict(), room=context.channel))
+        if not settings.lobby and context.room.lobby:
+            self.spawn(self.admit_everyone_waiting(context))
 
     def _drop_room_if_empty(self, context: RoomContext) -> None:
         waiting_to_return = any(r.context is context for r in self._reconnecting.values())

@@ -16,6 +16,7 @@ from conference import is_valid_room_id
 from config import Settings, token_secret
 from media import IceServerSpec, TransportOptions
 from signaling import ConferenceService, ServiceOptions, create_signaling
+from web.api import AdminApi
 from web.i18n import LANGUAGES, catalogue, choose_language
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/r/{room}", room_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/metrics", metrics)
+    app.router.add_routes(AdminApi(settings, service).routes())
     app.router.add_get("/vendor/{name}", vendor_file)
     app.router.add_static("/static", STATIC_DIR)
 
