@@ -115,7 +115,7 @@ def set_role(
 def update_policy(room: Room, actor_id: ParticipantId, **changes: object) -> RoomPolicy:
     """Lock or unlock, lobby on or off, who may unmute."""
     _moderator(room, actor_id)
-    allowed = {"locked", "lobby", "moderators_only_unmute"}
+    allowed = {"locked", "lobby", "moderators_only_unmute", "board_moderators_only"}
     unknown = set(changes) - allowed
     if unknown:
         raise ForbiddenError(f"cannot change {', '.join(sorted(unknown))}")

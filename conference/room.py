@@ -39,6 +39,7 @@ class RoomPolicy:
     locked: bool = False  # nobody new may join but hosts and moderators
     moderators_only_unmute: bool = False  # muted by a moderator: ask to speak
     title: str = ""
+    board_moderators_only: bool = False  # only moderators push panels onto the board
 
 
 # Roles that skip the lobby and may enter a locked room (the wall is paired by a moderator).

@@ -78,6 +78,8 @@ class SecuritySettings:
     token_ttl_seconds: int = 86400
     allow_guests: bool = True
     admin_api_key: str = field(default="", repr=False)
+    # Key that data feeds present to POST /api/feeds/<channel>; empty = feeds disabled.
+    feed_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,7 @@ _FIELDS: dict[str, _Field] = {
         _int_field("security.token_ttl_seconds", 60, 31536000),
         _Field("security.allow_guests", _boolean, _boolean_from_env),
         _Field("security.admin_api_key", _string, _as_is),
+        _Field("security.feed_key", _string, _as_is),
         _Field("media.video_codec", _video_codec),
         _Field("media.ice_servers", _ice_servers, _ice_servers_from_env),
         _int_field("media.udp_buffer_bytes", 65536, 67108864),
@@ -463,6 +466,7 @@ def load_settings(
             ),
             allow_guests=_get(values, "security.allow_guests", security.allow_guests),
             admin_api_key=_get(values, "security.admin_api_key", security.admin_api_key),
+            feed_key=_get(values, "security.feed_key", security.feed_key),
         ),
         media=MediaSettings(
             video_codec=_get(values, "media.video_codec", media.video_codec),

@@ -75,6 +75,9 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "set-role": Event(self._set_role, small, "moderation"),
             "set-room": Event(self._set_room, small, "moderation"),
             "end-meeting": Event(self._end_meeting, small, "moderation"),
+            "board-snapshot": Event(self._board_snapshot, small, "media"),
+            "board-op": Event(self._board_op, MAX_BOARD_OP_BYTES, "board"),
+            "board-pointer": Event(self._board_pointer, small, "pointer"),
         }
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
@@ -256,6 +259,25 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _end_meeting(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset())
         return await self.service.meeting.end_meeting(sid)
+
+    # -- the board -----------------------------------------------------------------------------
+
+    async def _board_snapshot(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset())
+        return await self.service.board.snapshot_for(sid)
+
+    async def _board_op(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """``{type, ...}``: push, update, move, resize, remove, focus, layout, clear, page."""
+        op_type = required_string(payload, "type", max_length=16)
+        fields = {key: value for key, value in payload.items() if key != "type"}
+        return await self.service.board.operate(sid, op_type, fields)
+
+    async def _board_pointer(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"panelId", "x", "y", "visible"}))
+        return await self.service.board.pointer(sid, payload)
+
+
+MAX_BOARD_OP_BYTES = 768 * 1024  # a map panel carries its GeoJSON
 
 
 def _target(payload: dict[str, Any]) -> str:

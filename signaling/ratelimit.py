@@ -20,6 +20,8 @@ RATES: dict[str, Rate] = {
     "hands": Rate(per_second=1.0, burst=4),
     "moderation": Rate(per_second=3.0, burst=10),
     "media": Rate(per_second=5.0, burst=20),
+    "board": Rate(per_second=10.0, burst=30),
+    "pointer": Rate(per_second=40.0, burst=60),
 }
 
 

@@ -10,6 +10,7 @@ from signaling.context import ServiceOptions
 from signaling.namespace import RoomNamespace
 from signaling.service import ConferenceService
 from signaling.store import open_store
+from signaling.store.board import open_board_store
 
 MAX_MESSAGE_BYTES = 256 * 1024
 
@@ -60,6 +61,11 @@ def create_signaling(
         ping_interval=10,
         ping_timeout=10,
     )
-    service = ConferenceService(options, _SocketIOEmitter(server), open_store(redis_url))
+    service = ConferenceService(
+        options,
+        _SocketIOEmitter(server),
+        open_store(redis_url),
+        board_store=open_board_store(redis_url),
+    )
     server.register_namespace(RoomNamespace(service))
     return server, service

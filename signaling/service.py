@@ -24,11 +24,13 @@ from conference import (
 from conference.errors import NotWaitingError
 from conference.model import is_valid_room_id
 from media import ForwardingMetrics, MediaRouter
+from signaling.board import BoardControl
 from signaling.context import Emitter, RoomContext, ServiceOptions, Session, SessionState
 from signaling.errors import ProtocolError
 from signaling.media_control import MediaControl
 from signaling.meeting import MeetingControl
 from signaling.store import MemberRecord, RoomSettings, RoomStore
+from signaling.store.board import BoardStore, MemoryBoardStore
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class ConferenceService:
         emitter: Emitter,
         store: RoomStore,
         clock: Callable[[], float] = time.time,
+        board_store: BoardStore | None = None,
     ) -> None:
         self.options = options
         self.emitter = emitter
@@ -86,6 +89,7 @@ class ConferenceService:
         self.metrics = ForwardingMetrics()
         self.media = MediaControl(self)
         self.meeting = MeetingControl(self)
+        self.board = BoardControl(self, board_store or MemoryBoardStore())
         self._reconnecting: dict[ParticipantId, _Reconnecting] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -142,6 +146,7 @@ class ConferenceService:
             locked=settings.locked,
             moderators_only_unmute=settings.moderators_only_unmute,
             title=settings.title,
+            board_moderators_only=settings.board_moderators_only,
         )
         self.spawn(self.emitter.emit("room-updated", settings.to_dict(), room=context.channel))
         if not settings.lobby and context.room.lobby:
@@ -152,6 +157,7 @@ class ConferenceService:
         if context.sessions or waiting_to_return or self.rooms.get(context.room.id) is not context:
             return
         del self.rooms[context.room.id]
+        self.board.forget(context.room.id)
         self.spawn(context.router.close())
         self.spawn(self.store.clear_live_state(context.room.id))
 
@@ -255,6 +261,7 @@ class ConferenceService:
             "settings": await self._settings(context),
             "chat": await self.meeting.history_for(context, participant.id),
             "hands": context.room.hands(),
+            **await self.board.snapshot(context),
             "resumeToken": session.resume_token,
             "reconnectGraceSeconds": self.options.reconnect_grace_seconds,
         }
@@ -475,3 +482,4 @@ class ConferenceService:
         for task in list(self._tasks):
             task.cancel()
         await self.store.close()
+        await self.board.store.close()

@@ -40,6 +40,7 @@ class AdminApi:
             web.get("/api/rooms/{room}", self._guarded(self.get_room)),
             web.patch("/api/rooms/{room}", self._guarded(self.update_room)),
             web.post("/api/rooms/{room}/tokens", self._guarded(self.create_token)),
+            web.get("/api/rooms/{room}/board/timeline", self._guarded(self.board_timeline)),
         ]
 
     def _guarded(self, handler: Handler) -> Handler:
@@ -148,6 +149,15 @@ class AdminApi:
         return web.json_response(
             {"token": token, "url": url, "expiresAt": int(now) + ttl}, status=201
         )
+
+    async def board_timeline(self, request: web.Request) -> web.Response:
+        """What was shown on the room's board, by whom and when."""
+        room = await self._existing(request.match_info["room"])
+        after = request.query.get("after", "0")
+        if not after.isdigit():
+            raise ApiError(400, "invalid_field", '"after" must be a sequence number')
+        ops = await self.service.board.timeline(room.room_id, int(after))
+        return web.json_response({"room": room.room_id, "operations": ops})
 
     async def _existing(self, room_id: str) -> RoomSettings:
         if not is_valid_room_id(room_id):

@@ -17,6 +17,7 @@ from config import Settings, token_secret
 from media import IceServerSpec, TransportOptions
 from signaling import ConferenceService, ServiceOptions, create_signaling
 from web.api import AdminApi
+from web.feeds import FeedApi
 from web.i18n import LANGUAGES, catalogue, choose_language
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/metrics", metrics)
     app.router.add_routes(AdminApi(settings, service).routes())
+    app.router.add_routes(FeedApi(settings, service).routes())
     app.router.add_get("/vendor/{name}", vendor_file)
     app.router.add_static("/static", STATIC_DIR)
 

@@ -28,6 +28,7 @@ class RoomSettings:
     locked: bool = False  # nobody new may join
     moderators_only_unmute: bool = False  # participants muted by a moderator must ask to speak
     created_at: float = 0.0
+    board_moderators_only: bool = False  # only moderators push panels onto the board
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -39,6 +40,7 @@ class RoomSettings:
             "locked": self.locked,
             "moderatorsOnlyUnmute": self.moderators_only_unmute,
             "createdAt": self.created_at,
+            "boardModeratorsOnly": self.board_moderators_only,
         }
 
     @classmethod
@@ -52,6 +54,10 @@ class RoomSettings:
             locked=_get(data, "locked", bool),
             moderators_only_unmute=_get(data, "moderatorsOnlyUnmute", bool),
             created_at=_get_float(data, "createdAt"),
+            # rooms stored before this setting existed lack it
+            board_moderators_only=(
+                _get(data, "boardModeratorsOnly", bool) if "boardModeratorsOnly" in data else False
+            ),
         )
 
     def with_changes(self, changes: Mapping[str, object]) -> RoomSettings:
@@ -80,6 +86,7 @@ _CHANGEABLE: dict[str, type] = {
     "locked": bool,
     "moderators_only_unmute": bool,
     "created_at": float,
+    "board_moderators_only": bool,
 }
 
 
