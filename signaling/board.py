@@ -9,8 +9,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from conference import RoomId
-from conference.board import Board
+from conference import Org, OrgKind, Participant, ParticipantId, Role, RoomId
+from conference.board import Board, BoardOp
 from conference.panels import validate_feed
 from signaling.context import RoomContext
 from signaling.errors import ProtocolError
@@ -65,26 +65,54 @@ class BoardControl:
     async def operate(self, sid: str, op_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         session = self._service.session(sid)
         context = session.room
-        room_id = context.room.id
+        actor = context.room.get(session.participant_id)
+        restricted = context.room.policy.board_moderators_only
+        op = await self._commit(context.room.id, actor, op_type, payload, restricted)
+        message = op.to_dict()
+        await self._service.emitter.emit("board-op", message, room=context.channel, skip_sid=sid)
+        return {"op": message}
+
+    async def _commit(
+        self,
+        room_id: RoomId,
+        actor: Participant,
+        op_type: str,
+        payload: Mapping[str, Any],
+        restricted: bool,
+    ) -> BoardOp:
         lock = self._locks.setdefault(room_id, asyncio.Lock())
         async with lock:  # one operation at a time per board: numbers never collide
             board = await self.board(room_id)
-            actor = context.room.get(session.participant_id)
             op = board.prepare(
                 op_type,
                 actor,
                 payload,
                 now=time.time(),
-                push_restricted=context.room.policy.board_moderators_only,
+                push_restricted=restricted,
                 render_note=render_markdown,
             )
             after = Board.from_dict(board.to_dict())
             after.apply(op)
             await self.store.commit_op(room_id, op.to_dict(), after.to_dict())
             board.apply(op)
-        message = op.to_dict()
-        await self._service.emitter.emit("board-op", message, room=context.channel, skip_sid=sid)
-        return {"op": message}
+        return op
+
+    async def seed(self, room_id: RoomId, panels: list[dict[str, Any]]) -> int:
+        """Put panels on a room's board as the system (a demo room, a prepared meeting);
+        only when the board is empty. Returns how many were pushed."""
+        if (await self.board(room_id)).panels:
+            return 0
+        system = Participant(
+            id=ParticipantId("system"),
+            identity="system",
+            name="openroom",
+            org=Org(OrgKind.CITY, "서울특별시"),
+            role=Role.HOST,
+            joined_at=time.time(),
+        )
+        for panel in panels:
+            await self._commit(room_id, system, "push", {"panel": panel}, restricted=False)
+        return len(panels)
 
     async def pointer(self, sid: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The presenter's laser: relayed, never stored."""

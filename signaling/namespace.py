@@ -78,6 +78,11 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "board-snapshot": Event(self._board_snapshot, small, "media"),
             "board-op": Event(self._board_op, MAX_BOARD_OP_BYTES, "board"),
             "board-pointer": Event(self._board_pointer, small, "pointer"),
+            "library-list": Event(self._library_list, small, "board"),
+            "library-save": Event(self._library_save, lists, "board"),
+            "library-share": Event(self._library_share, lists, "board"),
+            "library-delete": Event(self._library_delete, small, "board"),
+            "library-push": Event(self._library_push, small, "board"),
         }
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
@@ -271,6 +276,30 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         op_type = required_string(payload, "type", max_length=16)
         fields = {key: value for key, value in payload.items() if key != "type"}
         return await self.service.board.operate(sid, op_type, fields)
+
+    async def _library_list(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset())
+        return await self.service.library.visible_items(sid)
+
+    async def _library_save(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"name", "panelIds"}))
+        name = required_string(payload, "name", max_length=120)
+        panels = string_list_field(payload, "panelIds", max_items=12, max_length=64)
+        return await self.service.library.save(sid, name, panels)
+
+    async def _library_share(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"itemId", "with"}))
+        item = required_string(payload, "itemId", max_length=64)
+        orgs = string_list_field(payload, "with", max_items=50, max_length=80)
+        return await self.service.library.share(sid, item, orgs)
+
+    async def _library_delete(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"itemId"}))
+        return await self.service.library.delete(sid, required_string(payload, "itemId"))
+
+    async def _library_push(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"itemId"}))
+        return await self.service.library.push(sid, required_string(payload, "itemId"))
 
     async def _board_pointer(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
         only_fields(payload, frozenset({"panelId", "x", "y", "visible"}))

@@ -27,6 +27,7 @@ from media import ForwardingMetrics, MediaRouter
 from signaling.board import BoardControl
 from signaling.context import Emitter, RoomContext, ServiceOptions, Session, SessionState
 from signaling.errors import ProtocolError
+from signaling.library import LibraryControl
 from signaling.media_control import MediaControl
 from signaling.meeting import MeetingControl
 from signaling.store import MemberRecord, RoomSettings, RoomStore
@@ -90,6 +91,7 @@ class ConferenceService:
         self.media = MediaControl(self)
         self.meeting = MeetingControl(self)
         self.board = BoardControl(self, board_store or MemoryBoardStore())
+        self.library = LibraryControl(self)
         self._reconnecting: dict[ParticipantId, _Reconnecting] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,10 +14,12 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
-from conference import is_valid_room_id
+from conference import RoomId, is_valid_room_id
 from config import Settings, token_secret
 from media import IceServerSpec, TransportOptions
 from signaling import ConferenceService, ServiceOptions, create_signaling
+from signaling.dashboards import DASHBOARDS
+from web import demo_feed
 from web.api import AdminApi
 from web.feeds import FeedApi
 from web.i18n import LANGUAGES, catalogue, choose_language
@@ -160,7 +164,13 @@ def service_options(settings: Settings) -> ServiceOptions:
     )
 
 
-def create_app(settings: Settings) -> web.Application:
+DEMO_ROOM = "demo"
+DEMO_DASHBOARDS = ("covid-19", "river-disaster")
+
+
+def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
+    """The whole server. ``demo``: the room "demo" starts with dashboards on its board and
+    a demo feed keeps them moving (what `make run` shows)."""
     app = web.Application(middlewares=[security_headers], client_max_size=1024 * 1024)
     app[SETTINGS_KEY] = settings
     app[TEMPLATES_KEY] = jinja2.Environment(
@@ -187,4 +197,22 @@ def create_app(settings: Settings) -> web.Application:
         await app[SERVICE_KEY].close()
 
     app.cleanup_ctx.append(close_service)
+    if demo:
+        app.cleanup_ctx.append(_demo_board)
     return app
+
+
+async def _demo_board(app: web.Application) -> AsyncIterator[None]:
+    service = app[SERVICE_KEY]
+    panels = [
+        panel
+        for dashboard in DASHBOARDS
+        if dashboard["id"] in DEMO_DASHBOARDS
+        for panel in dashboard["panels"]
+    ]
+    await service.board.seed(RoomId(DEMO_ROOM), panels)
+    feed = asyncio.create_task(demo_feed.run(service.board.publish_feed, interval=1.0))
+    yield
+    feed.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await feed
