@@ -30,6 +30,7 @@ WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
 VENDOR_FILES = {
     "socket.io.esm.min.js": WEB_DIR / "node_modules/socket.io-client/dist/socket.io.esm.min.js",
+    "echarts.esm.min.js": WEB_DIR / "node_modules/echarts/dist/echarts.esm.min.js",
 }
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
