@@ -11,7 +11,7 @@ RUN_STAMP  := $(VENV)/.run-installed
 DEV_STAMP  := $(VENV)/.dev-installed
 NPM_STAMP  := web/node_modules/.installed
 
-.PHONY: run setup setup-dev test test-deps lint format screenshots clean
+.PHONY: run setup setup-dev test test-deps lint format screenshots bench clean
 
 run: setup
 	$(BIN)/openroom serve --port $(PORT)
@@ -66,6 +66,10 @@ test: setup-dev test-deps lint
 # Refresh the README's screenshots from a real call in Chromium.
 screenshots: setup-dev test-deps
 	OPENROOM_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/web/test_browser_call.py
+
+# The SFU benchmark (default sizes and the transcoding baseline, ~6 min); results in bench-results/.
+bench: setup-dev
+	$(BIN)/openroom bench sfu
 
 clean:
 	rm -rf $(VENV) web/node_modules .mypy_cache .ruff_cache .pytest_cache
