@@ -1,22 +1,44 @@
-// The room page: tiles for every participant, local controls. Talks to the server only
-// through RoomClient (protocol.js).
+// The room page: wires RoomClient (protocol.js) to the views — tiles, side panel (roster and
+// chat), moderation, lobby, control bar — and switches between the page's screens (before
+// joining, waiting in the lobby, in the meeting, gone).
 
+import { ChatPanel } from "/static/js/chat.js";
+import { MediaControls } from "/static/js/controls.js";
+import { config, t } from "/static/js/i18n.js";
+import { LobbyCard } from "/static/js/lobby.js";
+import { PersonActions, RoomControls } from "/static/js/moderation.js";
+import { notify } from "/static/js/notices.js";
+import { SidePanel } from "/static/js/panel.js";
 import { RoomClient } from "/static/js/protocol.js";
+import { Roster } from "/static/js/roster.js";
+import { TileGrid } from "/static/js/tiles.js";
 
-const config = JSON.parse(document.body.dataset.config);
-const messages = config.messages;
-const t = (key) => messages[key] ?? key;
 const $ = (id) => document.getElementById(id);
-
 const params = new URLSearchParams(location.search);
+
 const client = new RoomClient({ room: config.room, iceServers: config.iceServers });
-const tiles = new Map(); // participant id -> tile element
+const grid = new TileGrid($("tiles"), { onLayout: () => updateCounts() });
+const panel = new SidePanel();
+const roster = new Roster(client, new PersonActions(client));
+const roomControls = new RoomControls(client);
+const lobby = new LobbyCard(client);
+const chat = new ChatPanel(client, () => panel.isShowing("chat") && !document.hidden);
+const controls = new MediaControls(client);
 let localStream = null;
-let audioMuted = false;
-let videoMuted = false;
 
 // Exposed for tests and for people debugging a call from the console.
-window.openroom = { client, stats: () => client.stats(), tiles };
+window.openroom = { client, stats: () => client.stats(), tiles: grid.tiles, panel };
+
+// -- screens ---------------------------------------------------------------------------------
+
+const SCREENS = ["prejoin", "waiting", "meeting", "left"];
+
+function showScreen(name) {
+  for (const screen of SCREENS) $(screen).hidden = screen !== name;
+  $("controls").hidden = name !== "meeting";
+  document.body.dataset.screen = name;
+  document.body.dataset.joined = String(name === "meeting");
+}
 
 function showBanner(text, kind = "info") {
   const banner = $("banner");
@@ -25,122 +47,178 @@ function showBanner(text, kind = "info") {
   banner.hidden = !text;
 }
 
-function orgLabel(org) {
-  if (!org || org.kind === "guest") return t("org.guest");
-  return org.name ? org.name : t(`org.${org.kind}`);
+// Gone from the meeting for good, with why.
+function showGone(message) {
+  grid.clear();
+  roster.clear();
+  localStream?.getTracks().forEach((track) => track.stop());
+  $("reconnecting").hidden = true;
+  $("left-message").textContent = message;
+  showScreen("left");
 }
 
-function initials(name) {
-  return Array.from(name.trim()).slice(0, 2).join("");
+function showWaiting(status, text) {
+  const card = document.querySelector(".waiting-card");
+  card.dataset.status = status;
+  $("waiting-title").textContent = t(`lobby.${status}_title`);
+  $("waiting-text").textContent = text;
+  $("waiting-leave").textContent = status === "waiting" ? t("room.leave") : t("room.rejoin");
+  showScreen("waiting");
 }
 
-function makeTile(participant, isSelf = false) {
-  const tile = document.createElement("figure");
-  tile.className = "tile";
-  tile.dataset.participantId = participant.id;
-  if (isSelf) tile.classList.add("self");
-  const video = document.createElement("video");
-  video.autoplay = true;
-  video.playsInline = true;
-  video.muted = true; // sound plays through the audio element, never the local echo
-  const avatar = document.createElement("div");
-  avatar.className = "avatar";
-  const caption = document.createElement("figcaption");
-  const name = document.createElement("span");
-  name.className = "name";
-  const org = document.createElement("span");
-  org.className = "org";
-  const state = document.createElement("span");
-  state.className = "state";
-  caption.append(name, org, state);
-  tile.append(video, avatar, caption);
-  $("tiles").append(tile);
-  tiles.set(participant.id, tile);
-  updateTile(participant, isSelf);
-  updateLayout();
-  return tile;
+// -- the meeting's views -------------------------------------------------------------------
+
+function handOrder() {
+  return new Map(client.hands.map((hand, index) => [hand.participantId, index + 1]));
 }
 
-function updateTile(participant, isSelf = false) {
-  const tile = tiles.get(participant.id);
-  if (!tile) return;
-  // textContent only: names come from users and never become markup
-  tile.querySelector(".name").textContent = isSelf
-    ? `${participant.name} (${t("room.you")})`
-    : participant.name;
-  tile.querySelector(".org").textContent = orgLabel(participant.org);
-  tile.querySelector(".avatar").textContent = initials(participant.name);
-  tile.classList.toggle("video-off", Boolean(participant.videoMuted));
-  tile.classList.toggle("audio-off", Boolean(participant.audioMuted));
-  tile.querySelector(".state").textContent = participant.audioMuted ? t("room.muted") : "";
-}
-
-function removeTile(id) {
-  const tile = tiles.get(id);
-  if (!tile) return;
-  tile.querySelectorAll("video, audio").forEach((el) => {
-    el.srcObject = null;
-  });
-  tile.remove();
-  tiles.delete(id);
-  updateLayout();
-}
-
-function updateLayout() {
-  const count = tiles.size;
-  $("tiles").dataset.count = String(Math.min(count, 9));
-  $("alone").hidden = count > 1;
-  const people = client.participants.size + (client.self ? 1 : 0);
+function updateCounts() {
+  const people = roster.people().length;
   $("people-count").textContent = people ? `${t("room.participants")} ${people}` : "";
+  $("people-tab-count").textContent = people ? String(people) : "";
+  $("tiles").dataset.count = String(Math.min(grid.size, 9));
+  $("alone").hidden = grid.size > 1;
 }
 
-function makeScreenTile(info) {
-  const owner = client.participants.get(info.participantId);
-  const tile = makeTile({
-    id: `${info.participantId}:screen`,
-    name: t("room.screen_of").replace("{name}", owner?.name ?? info.participantName ?? "?"),
-    org: owner?.org ?? null,
+function renderRoomFlags() {
+  const flags = [];
+  if (client.settings.locked) flags.push(t("room.flag_locked"));
+  if (client.settings.lobby) flags.push(t("room.flag_lobby"));
+  $("room-flags").replaceChildren(
+    ...flags.map((text) =>
+      Object.assign(document.createElement("span"), { className: "flag", textContent: text }),
+    ),
+  );
+}
+
+// Everything that depends on who is here, their state and the hands.
+function renderPeople() {
+  const order = handOrder();
+  for (const person of roster.people()) grid.update(person, order.get(person.id) ?? 0);
+  roster.render();
+  chat.updateRecipients();
+  controls.render();
+  updateCounts();
+}
+
+function renderAll() {
+  renderPeople();
+  roomControls.render();
+  lobby.render();
+  renderRoomFlags();
+}
+
+// A join snapshot (first join, admitted from the lobby, or resumed): rebuild every view.
+function enterMeeting() {
+  grid.clear();
+  roster.clear();
+  showScreen("meeting");
+  showBanner("");
+  $("reconnecting").hidden = true;
+  grid.add(client.self, { isSelf: true });
+  grid.showLocal(localStream);
+  for (const participant of client.participants.values()) grid.add(participant);
+  chat.showHistory(client.chatHistory);
+  renderAll();
+}
+
+// -- client events ---------------------------------------------------------------------------
+
+const on = (type, handler) => client.addEventListener(type, (event) => handler(event.detail));
+
+on("joined", enterMeeting);
+on("waiting", (reply) => {
+  $("waiting-name").textContent = reply.self.name;
+  showWaiting("waiting", t("lobby.waiting_text"));
+});
+on("denied", ({ reason }) => {
+  localStream?.getTracks().forEach((track) => track.stop());
+  showWaiting("denied", reason ? t("lobby.denied_reason", { reason }) : t("lobby.denied_text"));
+});
+on("removed", ({ reason }) =>
+  showGone(reason ? t("room.removed_reason", { reason }) : t("room.removed")),
+);
+on("meeting-ended", () => showGone(t("room.meeting_ended")));
+on("disconnected", () => showGone(t("room.replaced")));
+on("join-failed", ({ error }) => showGone(`${t("room.error")}: ${error.message}`));
+on("left", () => showGone(t("room.left")));
+
+on("participant-joined", (participant) => {
+  grid.add(participant);
+  renderPeople();
+});
+on("participant-left", ({ id }) => {
+  grid.remove(id);
+  grid.removeScreenOf(id);
+  renderPeople();
+});
+on("participant-updated", renderPeople);
+on("hands", renderPeople);
+on("permissions-changed", ({ role }) => {
+  renderAll();
+  notify(t("room.role_changed", { role: t(`role.${role}`) }));
+});
+on("room-updated", () => {
+  roomControls.render();
+  renderRoomFlags();
+});
+on("lobby-updated", () => lobby.render());
+on("chat", (message) => chat.add(message));
+
+on("muted-by-moderator", ({ kind, by, locked }) => {
+  const what = kind === "audio" ? t("room.your_mic") : t("room.your_cam");
+  const text = t("room.muted_by", { name: by, what });
+  notify(locked ? `${text} ${t("room.ask_to_unmute")}` : text, { kind: "warn", seconds: 10 });
+  controls.render();
+});
+on("speak-allowed", () => notify(t("room.speak_allowed"), { seconds: 10 }));
+on("speak-request", ({ participantId, name }) => {
+  notify(t("mod.speak_request", { name }), {
+    seconds: 15,
+    action: {
+      label: t("mod.allow_speak"),
+      run: () =>
+        client.allowSpeak(participantId).catch((error) => notify(error.message, { kind: "error" })),
+    },
   });
-  tile.classList.add("screen");
-  tile.dataset.participantId = info.participantId;
-  return tile;
-}
+});
 
-function attachTrack({ track, info }) {
-  if (info.source === "screen") {
-    const tile = tiles.get(`${info.participantId}:screen`) ?? makeScreenTile(info);
-    tile.dataset.trackId = info.id;
-    const video = tile.querySelector("video");
-    video.srcObject = new MediaStream([track]);
-    video.play().catch(() => {});
-    return;
+on("speaking", ({ participantId, speaking }) => {
+  grid.setSpeaking(participantId, speaking);
+  roster.setSpeaking(participantId, speaking);
+});
+on("dominant-speaker", ({ participantId }) => grid.setDominant(participantId));
+on("track-removed", ({ id, participantId }) => grid.removeScreenOf(participantId, id));
+on("track", (detail) => {
+  const owner = client.participants.get(detail.info.participantId);
+  grid.attach(detail, owner, { onAudioBlocked: () => ($("enable-sound").hidden = false) });
+});
+on("screen-share", ({ active }) => {
+  $("toggle-screen").textContent = active ? t("room.stop_share") : t("room.share_screen");
+  $("toggle-screen").setAttribute("aria-pressed", String(active));
+});
+on("reconnecting", () => ($("reconnecting").hidden = false));
+on("reconnected", () => ($("reconnecting").hidden = true));
+on("error", ({ error }) => notify(`${t("room.error")}: ${error.message}`, { kind: "error" }));
+
+// -- side panel --------------------------------------------------------------------------------
+
+chat.addEventListener("unread", ({ detail: { count } }) => {
+  for (const badge of [$("chat-unread"), $("chat-unread-bar")]) {
+    badge.textContent = count > 99 ? "99+" : String(count);
+    badge.hidden = count === 0;
   }
-  let tile = tiles.get(info.participantId);
-  if (!tile) {
-    const participant = client.participants.get(info.participantId) ?? {
-      id: info.participantId,
-      name: info.participantName ?? "?",
-      org: null,
-    };
-    tile = makeTile(participant);
-  }
-  if (track.kind === "video") {
-    const video = tile.querySelector("video");
-    video.srcObject = new MediaStream([track]);
-    video.play().catch(() => {});
-  } else {
-    let audio = tile.querySelector("audio");
-    if (!audio) {
-      audio = document.createElement("audio");
-      audio.autoplay = true;
-      tile.append(audio);
-    }
-    audio.srcObject = new MediaStream([track]);
-    audio.play().catch(() => {
-      $("enable-sound").hidden = false;
-    });
-  }
-}
+});
+panel.addEventListener("shown", ({ detail: { tab } }) => {
+  if (tab === "chat") chat.markRead();
+});
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && panel.isShowing("chat")) chat.markRead();
+});
+$("open-people").addEventListener("click", () => panel.toggle("people"));
+$("open-chat").addEventListener("click", () => panel.toggle("chat"));
+
+// -- joining and the control bar ----------------------------------------------------------------
 
 async function getLocalMedia() {
   try {
@@ -155,15 +233,6 @@ async function getLocalMedia() {
   }
 }
 
-function setControlLabels() {
-  const mic = $("toggle-mic");
-  mic.textContent = audioMuted ? t("room.mic_off") : t("room.mic_on");
-  mic.setAttribute("aria-pressed", String(audioMuted));
-  const cam = $("toggle-cam");
-  cam.textContent = videoMuted ? t("room.cam_off") : t("room.cam_on");
-  cam.setAttribute("aria-pressed", String(videoMuted));
-}
-
 async function join(name) {
   $("join-button").disabled = true;
   $("join-button").textContent = t("room.joining");
@@ -171,17 +240,7 @@ async function join(name) {
     await client.connect();
     localStream = await getLocalMedia();
     const token = params.get("token") || undefined;
-    const reply = await client.join({ name, token, stream: localStream });
-    $("prejoin").hidden = true;
-    $("stage").hidden = false;
-    $("controls").hidden = false;
-    const selfTile = makeTile(reply.self, true);
-    if (localStream) selfTile.querySelector("video").srcObject = localStream;
-    for (const participant of client.participants.values()) {
-      if (!tiles.has(participant.id)) makeTile(participant);
-    }
-    setControlLabels();
-    document.body.dataset.joined = "true";
+    await client.join({ name, token, stream: localStream }); // then "joined" or "waiting"
   } catch (error) {
     console.error(error);
     showBanner(`${t("room.error")}: ${error.message}`, "error");
@@ -190,67 +249,6 @@ async function join(name) {
   }
 }
 
-client.addEventListener("participant-joined", (e) => {
-  if (!tiles.has(e.detail.id)) makeTile(e.detail);
-  updateLayout();
-});
-client.addEventListener("participant-left", (e) => {
-  removeTile(e.detail.id);
-  removeTile(`${e.detail.id}:screen`);
-});
-client.addEventListener("track-removed", (e) => {
-  const screenTile = tiles.get(`${e.detail.participantId}:screen`);
-  if (screenTile && screenTile.dataset.trackId === e.detail.id) removeTile(`${e.detail.participantId}:screen`);
-});
-client.addEventListener("speaking", (e) => {
-  tiles.get(e.detail.participantId)?.classList.toggle("speaking", e.detail.speaking);
-});
-client.addEventListener("dominant-speaker", (e) => {
-  for (const tile of tiles.values()) tile.classList.remove("dominant");
-  tiles.get(e.detail.participantId)?.classList.add("dominant");
-});
-client.addEventListener("screen-share", (e) => {
-  $("toggle-screen").textContent = e.detail.active ? t("room.stop_share") : t("room.share_screen");
-  $("toggle-screen").setAttribute("aria-pressed", String(e.detail.active));
-});
-client.addEventListener("participant-updated", (e) => {
-  const isSelf = client.self && e.detail.id === client.self.id;
-  updateTile(e.detail, isSelf);
-});
-client.addEventListener("track", (e) => attachTrack(e.detail));
-client.addEventListener("disconnected", () => showBanner(t("room.reconnecting"), "warn"));
-client.addEventListener("reconnecting", () => {
-  for (const id of Array.from(tiles.keys())) removeTile(id);
-});
-client.addEventListener("joined", (e) => {
-  if (!tiles.has(e.detail.self.id) && $("stage").hidden === false) {
-    const selfTile = makeTile(e.detail.self, true);
-    if (localStream) selfTile.querySelector("video").srcObject = localStream;
-    for (const participant of client.participants.values()) {
-      if (!tiles.has(participant.id)) makeTile(participant);
-    }
-  }
-});
-client.addEventListener("reconnected", () => showBanner(""));
-client.addEventListener("left", () => {
-  for (const id of Array.from(tiles.keys())) removeTile(id);
-  localStream?.getTracks().forEach((track) => track.stop());
-  $("stage").hidden = true;
-  $("controls").hidden = true;
-  $("left").hidden = false;
-  document.body.dataset.joined = "false";
-});
-
-$("toggle-mic").addEventListener("click", async () => {
-  audioMuted = !audioMuted;
-  setControlLabels();
-  await client.setMuted({ audio: audioMuted });
-});
-$("toggle-cam").addEventListener("click", async () => {
-  videoMuted = !videoMuted;
-  setControlLabels();
-  await client.setMuted({ video: videoMuted });
-});
 $("toggle-screen").addEventListener("click", async () => {
   try {
     if (client.screenTransceiver?.sender.track) await client.stopScreenShare();
@@ -265,6 +263,10 @@ $("enable-sound").addEventListener("click", () => {
   $("enable-sound").hidden = true;
 });
 $("leave").addEventListener("click", () => client.leave());
+$("waiting-leave").addEventListener("click", () => {
+  if (document.querySelector(".waiting-card").dataset.status === "waiting") client.leave();
+  else location.reload();
+});
 window.addEventListener("pagehide", () => client.leaveOnUnload());
 $("copy-invite").addEventListener("click", async () => {
   const link = `${location.origin}/r/${encodeURIComponent(config.room)}`;
