@@ -22,12 +22,13 @@ import secrets
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
 __all__ = [
+    "DocumentSettings",
     "IceServer",
     "MediaSettings",
     "RedisSettings",
@@ -105,6 +106,22 @@ class MeetingSettings:
 
 
 @dataclass(frozen=True)
+class DocumentSettings:
+    # Uploaded PDFs: the largest body accepted, in bytes.
+    max_upload_bytes: int = 20 * 1024 * 1024
+    # A PDF with more pages than this is refused before anything is rendered.
+    max_pages: int = 200
+    # The largest page side, in PDF points (1/72 inch); 14400 = 200 inches.
+    max_page_points: int = 14400
+    # Rendering all pages of one PDF is stopped (and nothing kept) after this many seconds.
+    render_timeout_seconds: int = 60
+    # Width of the rendered page images, in pixels.
+    page_width_px: int = 1600
+    # Uploaded images (PNG, JPEG): the largest body accepted, in bytes.
+    max_image_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     # Empty means in-memory state, one process.
     url: str = field(default="", repr=False)
@@ -117,6 +134,7 @@ class Settings:
     media: MediaSettings
     redis: RedisSettings
     meetings: MeetingSettings = field(default_factory=MeetingSettings)
+    documents: DocumentSettings = field(default_factory=DocumentSettings)
 
 
 # --------------------------------------------------------------------------- validation
@@ -330,6 +348,12 @@ _FIELDS: dict[str, _Field] = {
         _int_field("meetings.reconnect_grace_seconds", 0, 3600),
         _int_field("meetings.chat_history", 0, 10000),
         _int_field("meetings.removal_ban_seconds", 0, 86400),
+        _int_field("documents.max_upload_bytes", 1024, 1024 * 1024 * 1024),
+        _int_field("documents.max_pages", 1, 10000),
+        _int_field("documents.max_page_points", 72, 200 * 14400),
+        _int_field("documents.render_timeout_seconds", 1, 3600),
+        _int_field("documents.page_width_px", 100, 8000),
+        _int_field("documents.max_image_bytes", 1024, 1024 * 1024 * 1024),
     )
 }
 _SECTIONS = tuple(dict.fromkeys(name.split(".", 1)[0] for name in _FIELDS))
@@ -485,6 +509,17 @@ def load_settings(
                 values, "meetings.removal_ban_seconds", meetings.removal_ban_seconds
             ),
         ),
+        documents=_documents(values),
+    )
+
+
+def _documents(values: Mapping[str, object]) -> DocumentSettings:
+    defaults = DocumentSettings()
+    return DocumentSettings(
+        **{
+            f.name: _get(values, f"documents.{f.name}", getattr(defaults, f.name))
+            for f in fields(DocumentSettings)
+        }
     )
 
 

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 FEED_VALUES_KEPT = 200  # per channel: enough for a chart's history
 FEED_VALUES_IN_SNAPSHOT = 60
 MAX_FEED_BATCH = 100
+STORED_PANELS = {"document": "documentId", "image": "imageId"}  # kind -> id of its file
 
 
 class BoardControl:
@@ -91,6 +92,7 @@ class BoardControl:
                 push_restricted=restricted,
                 render_note=render_markdown,
             )
+            await self._check_stored(op.type, op.payload)
             after = Board.from_dict(board.to_dict())
             after.apply(op)
             await self.store.commit_op(room_id, op.to_dict(), after.to_dict())
@@ -113,6 +115,19 @@ class BoardControl:
         for panel in panels:
             await self._commit(room_id, system, "push", {"panel": panel}, restricted=False)
         return len(panels)
+
+    async def _check_stored(self, op_type: str, payload: Mapping[str, Any]) -> None:
+        """A document or image panel is pushed only once its file is uploaded and ready."""
+        panel = payload.get("panel") if op_type == "push" else None
+        if not isinstance(panel, dict) or panel.get("kind") not in STORED_PANELS:
+            return
+        key = STORED_PANELS[panel["kind"]]
+        item_id = str(panel["data"][key])
+        meta = await self.store.get_document(item_id)
+        if meta is None or meta.get("status") != "ready" or meta.get("kind") != panel["kind"]:
+            raise ProtocolError("document_not_ready", f"{key} {item_id[:64]} is not uploaded yet")
+        if key == "documentId" and panel["data"]["pageCount"] != meta.get("pageCount"):
+            raise ProtocolError("invalid_panel", f"the document has {meta.get('pageCount')} pages")
 
     async def pointer(self, sid: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The presenter's laser: relayed, never stored."""

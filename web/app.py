@@ -21,6 +21,7 @@ from signaling import ConferenceService, ServiceOptions, create_signaling
 from signaling.dashboards import DASHBOARDS
 from web import demo_feed
 from web.api import AdminApi
+from web.documents import DocumentApi
 from web.feeds import FeedApi
 from web.i18n import LANGUAGES, catalogue, choose_language
 
@@ -190,6 +191,9 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app.router.add_get("/api/metrics", metrics)
     app.router.add_routes(AdminApi(settings, service).routes())
     app.router.add_routes(FeedApi(settings, service).routes())
+    documents = DocumentApi(settings, service)
+    app.router.add_routes(documents.routes())
+    app.cleanup_ctx.append(documents.context)
     app.router.add_get("/vendor/{name}", vendor_file)
     app.router.add_static("/static", STATIC_DIR)
 
