@@ -5,6 +5,7 @@ stored operations on a snapshot always gives the live board."""
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ class Panel:
             "org": {"kind": self.org[0], "name": self.org[1]},
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
-            "data": self.data,
+            "data": copy.deepcopy(self.data),  # a snapshot must not change with the board
             "feed": self.feed,
             "size": dict(self.size),
         }

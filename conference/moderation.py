@@ -83,7 +83,8 @@ def allow_to_speak(room: Room, actor_id: ParticipantId, target_id: ParticipantId
 def remove(
     room: Room, actor_id: ParticipantId, target_id: ParticipantId, *, now: float, ban_seconds: int
 ) -> Participant:
-    """Remove someone; their identity may not rejoin for ``ban_seconds``."""
+    """Check that ``actor`` may remove ``target`` and ban the target's identity for
+    ``ban_seconds``; the caller then makes them leave."""
     actor = _moderator(room, actor_id)
     if target_id == actor_id:
         raise ForbiddenError("use leave to leave the meeting yourself")
@@ -92,7 +93,7 @@ def remove(
         raise NotInRoomError("nobody with this id is in the meeting")
     if target.role == Role.HOST and actor.role != Role.HOST:
         raise ForbiddenError("only a host can remove a host")
-    room.leave(target.id)
+    # the caller takes them out (closing their media first, then telling the others)
     room.ban(target.identity, now + ban_seconds)
     return target
 

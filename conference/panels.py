@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,7 +39,7 @@ def text(value: object, what: str, max_length: int, *, required: bool = True) ->
         raise _fail(f"{what} must be text")
     if len(value) > max_length:
         raise _fail(f"{what} is longer than {max_length} characters")
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
         raise _fail(f"{what} contains control characters")
     return value
 
@@ -157,6 +158,7 @@ def _map(data: Mapping[str, Any]) -> dict[str, Any]:
             "MultiLineString",
         ):
             raise _fail("unsupported GeoJSON geometry type")
+    _check_finite(geojson, "the GeoJSON")
     mode = data.get("mode", "choropleth")
     if mode not in ("choropleth", "points"):
         raise _fail('a map mode is "choropleth" or "points"')
@@ -169,17 +171,39 @@ def _map(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _check_finite(value: object, what: str, depth: int = 0) -> None:
+    """NaN and Infinity are not JSON: refuse them anywhere in nested data."""
+    if depth > 64:
+        raise _fail(f"{what} is nested too deeply")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _fail(f"{what} holds a number that is not finite")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_finite(item, what, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_finite(item, what, depth + 1)
+
+
 def _identifier(value: object, what: str) -> str:
     if not isinstance(value, str) or not ID_PATTERN.match(value):
         raise _fail(f"{what} must be an id of letters, digits, - and _")
     return value
 
 
+def _whole(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(f"{what} must be a whole number")
+    return value
+
+
 def _document(data: Mapping[str, Any]) -> dict[str, Any]:
     data = _object(data, "document data", {"documentId", "page", "pageCount", "name"})
-    page_count = int(number(data.get("pageCount", 1), "pageCount") or 1)
-    page = int(number(data.get("page", 1), "page") or 1)
-    if not 1 <= page <= max(page_count, 1):
+    page_count = _whole(data.get("pageCount", 1), "pageCount")
+    page = _whole(data.get("page", 1), "page")
+    if page_count < 1:
+        raise _fail("a document has at least one page")
+    if not 1 <= page <= page_count:
         raise _fail("the page is outside the document")
     return {
         "documentId": _identifier(data.get("documentId"), "documentId"),

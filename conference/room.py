@@ -122,7 +122,9 @@ class Room:
         self.bans[identity] = until
 
     def find_identity(self, identity: str) -> Participant | None:
-        return next((p for p in self.participants.values() if p.identity == identity), None)
+        """In the meeting or waiting in its lobby."""
+        everyone = [*self.participants.values(), *self.lobby.values()]
+        return next((p for p in everyone if p.identity == identity), None)
 
     def get(self, participant_id: ParticipantId) -> Participant:
         participant = self.participants.get(participant_id)

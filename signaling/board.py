@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from conference import Org, OrgKind, Participant, ParticipantId, Role, RoomId
 from conference.board import Board, BoardOp
-from conference.panels import validate_feed
+from conference.panels import InvalidPanelError, validate_feed
 from signaling.context import RoomContext
 from signaling.errors import ProtocolError
 from signaling.markdown import render_markdown
@@ -154,7 +154,11 @@ class BoardControl:
 
     async def publish_feed(self, channel: str, values: list[dict[str, Any]]) -> int:
         """Store a feed's new values, then send them to every room showing that feed."""
-        if validate_feed(channel) is None:
+        try:
+            valid = validate_feed(channel) is not None
+        except InvalidPanelError:
+            valid = False
+        if not valid:
             raise ProtocolError("invalid_feed", "a feed channel is like covid/dobong")
         if not 1 <= len(values) <= MAX_FEED_BATCH:
             raise ProtocolError("invalid_payload", f"send 1 to {MAX_FEED_BATCH} values")

@@ -3,10 +3,11 @@ checked by the conference domain, stored, and only then acknowledged and broadca
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from conference import ParticipantId, Role
+from conference import ParticipantId, Permission, Role
 from conference import moderation as rules
 from conference.chat import ChatEntry, compose
 from signaling.context import RoomContext, Session, SessionState
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CHAT_HISTORY_ON_JOIN = 100
+END_MEETING_DELAY_SECONDS = 0.2
 
 
 def chat_message(room_id: str, entry: ChatEntry) -> ChatMessage:
@@ -83,7 +85,11 @@ class MeetingControl:
             if target_session is not None:
                 await self._emitter.emit(
                     "muted-by-moderator",
-                    {"kind": kind, "by": actor.name, "locked": target.audio_locked},
+                    {
+                        "kind": kind,
+                        "by": actor.name,
+                        "locked": target.audio_locked if kind == "audio" else target.video_locked,
+                    },
                     to=target_session.sid,
                 )
             await self._updated(context, target.id)
@@ -126,11 +132,7 @@ class MeetingControl:
             ban_seconds=ban_seconds,
         )
         await self._service.store.ban(context.room.id, target.identity, now + ban_seconds)
-        target_session = context.session_of(target.id)
-        if target_session is not None:
-            await self._emitter.emit("removed", {"reason": reason}, to=target_session.sid)
-            await self._service.drop_session(target_session, announce=True)
-            await self._emitter.disconnect(target_session.sid)
+        await self._service.remove_participant(context, target.id, reason)
         logger.info(
             "%s removed %s from %s: %s", session.participant_id, target.id, context.room.id, reason
         )
@@ -145,6 +147,20 @@ class MeetingControl:
         target_session = context.session_of(target.id)
         if target_session is not None:
             await self._service.sync_channels(target_session)
+            await self._emitter.emit(
+                "permissions",
+                {
+                    "role": target.role.value,
+                    "permissions": sorted(p.value for p in target.permissions),
+                },
+                to=target_session.sid,
+            )
+            if target.can(Permission.MODERATE):
+                await self._emitter.emit(
+                    "lobby-updated",
+                    {"waiting": [p.public_dict() for p in context.room.lobby.values()]},
+                    to=target_session.sid,
+                )
         await self._service.media.enforce_role(context, target)
         await self._updated(context, target.id)
         return {"participant": target.to_dict()}
@@ -162,13 +178,22 @@ class MeetingControl:
     async def end_meeting(self, sid: str) -> dict[str, Any]:
         session = self._service.session(sid)
         context = session.room
-        rules.end_meeting(context.room, session.participant_id)
+        everyone = rules.end_meeting(context.room, session.participant_id)
         await self._emitter.emit("meeting-ended", {}, room=context.channel)
+        sids = list(context.sessions)
         for other in list(context.sessions.values()):
             await self._service.drop_session(other, announce=False)
-            await self._emitter.disconnect(other.sid)
+        self._service.forget_reconnecting([p.id for p in everyone])
         await self._service.store.clear_live_state(context.room.id)
+        # close the connections once this reply has gone out: closing the caller's now
+        # would lose it
+        self._service.spawn(self._disconnect_later(sids))
         return {}
+
+    async def _disconnect_later(self, sids: list[str]) -> None:
+        await asyncio.sleep(END_MEETING_DELAY_SECONDS)
+        for sid in sids:
+            await self._emitter.disconnect(sid)
 
     # -- chat and hands --------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         super().__init__("/")
         self.service = service
         self.limiter = limiter or RateLimiter()
+        self._connected: set[str] = set()
         small = 1024
         lists = 16 * 1024
         self.events: dict[str, Event] = {
@@ -86,10 +87,14 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         }
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event == "connect":
+        # python-socketio routes a client's event named "connect" or "disconnect" here too:
+        # only the server's own (a new connection; one that is going away) count as such.
+        if event == "connect" and args[0] not in self._connected:
+            self._connected.add(args[0])
             await self.emit("welcome", {"protocol": PROTOCOL_VERSION}, to=args[0])
             return True
-        if event == "disconnect":
+        if event == "disconnect" and not self.server.manager.is_connected(args[0], "/"):
+            self._connected.discard(args[0])
             sid, reason = args[0], (args[1] if len(args) > 1 else "")
             self.limiter.forget(sid)
             # a client that closes its socket on purpose (leave, page closing) is gone;
@@ -250,6 +255,7 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "locked": "locked",
             "lobby": "lobby",
             "moderatorsOnlyUnmute": "moderators_only_unmute",
+            "boardModeratorsOnly": "board_moderators_only",
         }
         only_fields(payload, frozenset(names))
         changes = {

@@ -409,6 +409,7 @@ class ConferenceService:
             pending is None
             or pending.context.room.id != room_id
             or not hmac.compare_digest(pending.resume_token, resume_token)
+            or participant_id not in pending.context.room.participants
         ):
             raise ProtocolError("resume_expired", "the grace period is over: join again")
         del self._reconnecting[participant_id]
@@ -433,6 +434,34 @@ class ConferenceService:
             self.media.start_subscribing(session)
         logger.info("%s came back to %s", participant.name, room_id)
         return {**await self.snapshot(session), "resumed": True}
+
+    async def remove_participant(
+        self, context: RoomContext, participant_id: ParticipantId, reason: str
+    ) -> None:
+        """Take someone out of the meeting now, however they are connected: joined, waiting
+        in the lobby, or in their reconnection grace period. Everyone is told."""
+        session = context.session_of(participant_id)
+        if session is not None:
+            await self.emitter.emit("removed", {"reason": reason}, to=session.sid)
+            await self.drop_session(session, announce=True)
+            await self.emitter.disconnect(session.sid)
+            return
+        pending = self._reconnecting.pop(participant_id, None)
+        if pending is not None:
+            pending.expiry.cancel()
+        if context.room.is_waiting(participant_id):
+            context.room.leave(participant_id)
+            await self.store.lobby_remove(context.room.id, participant_id)
+            await self._lobby_changed(context)
+        else:
+            await self._depart(context, participant_id)
+        self._drop_room_if_empty(context)
+
+    def forget_reconnecting(self, participant_ids: list[ParticipantId]) -> None:
+        for participant_id in participant_ids:
+            pending = self._reconnecting.pop(participant_id, None)
+            if pending is not None:
+                pending.expiry.cancel()
 
     def _forget_session(self, session: Session) -> None:
         self.sessions.pop(session.sid, None)

@@ -18,7 +18,8 @@ def payload_dict(payload: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES)
     if not isinstance(payload, dict):
         raise ProtocolError("invalid_payload", "the payload must be an object")
     try:
-        size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+        # allow_nan=False: NaN and Infinity are not JSON; a browser could not parse them back
+        size = len(json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8"))
     except (TypeError, ValueError) as exc:
         raise ProtocolError("invalid_payload", "the payload is not plain JSON") from exc
     if size > max_bytes:
@@ -86,7 +87,12 @@ def string_map_field(
         raise ProtocolError("invalid_field", f'the field "{name}" must be an object')
     result: dict[str, str] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or len(key) > 32 or item not in allowed_values:
+        if (
+            not isinstance(key, str)
+            or len(key) > 32
+            or not isinstance(item, str)
+            or item not in allowed_values
+        ):
             allowed = ", ".join(sorted(allowed_values))
             raise ProtocolError("invalid_field", f'"{name}" values must be one of {allowed}')
         result[key] = str(item)

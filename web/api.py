@@ -76,7 +76,18 @@ class AdminApi:
 
     async def create_room(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
-        _only(body, {"roomId", "title", "capacity", "lobby", "allowGuests", "moderatorsOnlyUnmute"})
+        _only(
+            body,
+            {
+                "roomId",
+                "title",
+                "capacity",
+                "lobby",
+                "allowGuests",
+                "moderatorsOnlyUnmute",
+                "boardModeratorsOnly",
+            },
+        )
         room_id = _string(body, "roomId", required=True, max_length=64)
         if not is_valid_room_id(room_id):
             raise ApiError(400, "invalid_room", "the room id may use letters, digits, - and _")
@@ -87,6 +98,7 @@ class AdminApi:
             lobby=_boolean(body, "lobby", False),
             allow_guests=_boolean(body, "allowGuests", self.settings.security.allow_guests),
             moderators_only_unmute=_boolean(body, "moderatorsOnlyUnmute", False),
+            board_moderators_only=_boolean(body, "boardModeratorsOnly", False),
             created_at=time.time(),
         )
         created = await self.service.store.create_room(settings)
@@ -102,6 +114,7 @@ class AdminApi:
             "allowGuests": "allow_guests",
             "locked": "locked",
             "moderatorsOnlyUnmute": "moderators_only_unmute",
+            "boardModeratorsOnly": "board_moderators_only",
         }
         _only(body, set(names))
         changes: dict[str, object] = {}
@@ -181,19 +194,33 @@ class ApiError(Exception):
         self.message = message
 
 
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None when it is larger than ``limit`` (read no further)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
+    raw = await read_body(request, MAX_BODY_BYTES)
+    if raw is None:
         raise ApiError(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw or b"{}")
+        body = json.loads(raw or b"{}", parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", "the body is not JSON") from exc
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_payload", "the body must be a JSON object")
     return body
+
+
+def _not_json(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _only(body: dict[str, Any], allowed: set[str]) -> None:

@@ -11,11 +11,16 @@ from typing import Any
 
 from aiohttp import web
 
+from conference import ConferenceError
 from config import Settings
 from signaling import ConferenceService, ProtocolError
-from web.api import api_error
+from web.api import api_error, read_body
 
 MAX_FEED_BODY_BYTES = 256 * 1024
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
 
 class FeedApi:
@@ -42,20 +47,20 @@ class FeedApi:
         refused = self._authorised(request)
         if refused is not None:
             return refused
-        raw = await request.content.read(MAX_FEED_BODY_BYTES + 1)
-        if len(raw) > MAX_FEED_BODY_BYTES:
+        raw = await read_body(request, MAX_FEED_BODY_BYTES)
+        if raw is None:
             return api_error(413, "payload_too_large", "the feed body is too large")
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError):
-            return api_error(400, "invalid_json", "the body is not JSON")
+            return api_error(400, "invalid_json", "the body is not JSON (NaN and Infinity are not)")
         values = body.get("values") if isinstance(body, dict) and "values" in body else [body]
         if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
             return api_error(400, "invalid_payload", "send a JSON object or {values: [objects]}")
         stamped: list[dict[str, Any]] = [{"at": time.time(), **value} for value in values]
         try:
             rooms = await self.service.board.publish_feed(request.match_info["channel"], stamped)
-        except ProtocolError as exc:
+        except (ProtocolError, ConferenceError) as exc:
             return api_error(400, exc.code, exc.message)
         return web.json_response({"accepted": len(stamped), "rooms": rooms}, status=202)
 

@@ -403,13 +403,6 @@ async def test_a_room_restricted_by_policy_refuses_a_participants_push(
     assert (await host.op("push", panel=copy.deepcopy(KPI)))["op"]["seq"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signaling/namespace.py _set_room accepts only locked, lobby and "
-    "moderatorsOnlyUnmute (invalid_field for boardModeratorsOnly), although "
-    "conference.moderation.update_policy, RoomSettings and BoardControl support it; the "
-    "admin API (web/api.py create_room/update_room) does not accept it either",
-)
 async def test_set_room_board_moderators_only_makes_a_participants_push_forbidden(
     server: RunningServer, clients: Callable[..., Any]
 ) -> None:

@@ -228,11 +228,6 @@ async def test_a_malformed_request_from_a_joined_peer_is_refused_with_its_code(
     assert len(server.service.rooms[ROOM].room.participants) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signaling/validation.py string_map_field: `item not in allowed_values` raises "
-    "TypeError for an unhashable value, answered as internal_error instead of invalid_field",
-)
 @pytest.mark.parametrize("value", [[], {}], ids=["list", "object"])
 async def test_publish_sources_with_an_unhashable_value_is_an_invalid_field(
     peers: Peers, value: Any
@@ -654,12 +649,6 @@ async def test_mute_all_mutes_everyone_but_moderators_and_locks_with_moderators_
     assert code(await host.call("allow-speak", {"participantId": "nobody"})) == "not_in_room"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signaling/meeting.py MeetingControl.mute_all sends `locked: target.audio_locked` "
-    "whatever the kind: a mute-all of video in a moderators-only-unmute room says locked: false "
-    "though the camera is locked",
-)
 async def test_mute_all_video_says_the_camera_is_locked(peers: Peers) -> None:
     host, guest = await host_and_guest(peers)
     ok(await host.call("set-room", {"moderatorsOnlyUnmute": True}))
@@ -706,13 +695,6 @@ async def test_a_waiting_person_can_be_removed(server: RunningServer, peers: Pee
     assert server.service.rooms[ROOM].room.lobby == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conference/moderation.py remove() takes the target out of the room (room.leave) "
-    "before signaling/meeting.py MeetingControl.remove drops the session, so "
-    "ConferenceService._depart finds nobody and returns early: no participant-left and no "
-    "hands update reach the others, and the removed person's tracks end without track-removed",
-)
 async def test_the_others_are_told_when_someone_is_removed(peers: Peers) -> None:
     host, guest = await host_and_guest(peers)
     track = await peers.publish(guest)
@@ -812,24 +794,11 @@ async def test_end_meeting_ends_it_for_everyone(server: RunningServer, peers: Pe
     assert server.service.rooms == {} and server.service.sessions == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signaling/meeting.py MeetingControl.end_meeting disconnects every session, the "
-    "caller's too, before the handler returns: the DISCONNECT packet reaches the caller before "
-    "the acknowledgement, which is lost, so end-meeting is never answered",
-)
 async def test_end_meeting_answers_the_moderator_who_ended_it(peers: Peers) -> None:
     host, _ = await host_and_guest(peers)
     assert ok(await host.call("end-meeting", timeout=3)) == {"ok": True}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signaling/namespace.py RoomNamespace.trigger_event treats an event named "
-    "'disconnect' sent by the client as the connection's end: the call is answered with "
-    "nothing (not an error), and the still connected participant is marked reconnecting and "
-    "loses its session; it should be refused with unknown_event and change nothing",
-)
 async def test_a_client_event_named_disconnect_is_an_unknown_event(
     server: RunningServer, peers: Peers
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -53,8 +54,15 @@ async def node(tmp_path: Path) -> AsyncIterator[RunningServer]:
         yield server
 
 
-async def send(method: str, url: str, key: str | None = FEED_KEY, **kwargs: Any) -> tuple[int, Any]:
+async def send(
+    method: str,
+    url: str,
+    key: str | None = FEED_KEY,
+    headers_extra: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    headers.update(headers_extra or {})
     async with (
         aiohttp.ClientSession() as session,
         session.request(method, url, headers=headers, **kwargs) as response,
@@ -251,24 +259,18 @@ async def test_a_malformed_body_is_refused(node: RunningServer, body: bytes, exp
     assert await node.service.board.store.feed_values(CHANNEL, 10) == []
 
 
-READ_REASON = (
-    "web/feeds.py:45 reads the body with request.content.read(MAX_FEED_BODY_BYTES + 1), which "
-    "returns whatever is buffered (about 128 KiB here), not the whole body: a valid body above "
-    "that is cut and refused as invalid_json, and an oversized one gets 400 invalid_json "
-    "instead of 413 (aiohttp's client_max_size does not apply to content.read either)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=READ_REASON)
 async def test_a_body_too_large_is_refused(node: RunningServer) -> None:
     status, reply = await send("POST", feed_url(node), data=b'{"x": "' + b"a" * 300_000 + b'"}')
     assert status == 413 and reply["error"]["code"] == "payload_too_large"
 
 
-@pytest.mark.xfail(strict=True, reason=READ_REASON)
 async def test_a_full_batch_just_under_the_size_limit_is_accepted(node: RunningServer) -> None:
-    values = [{"n": n, "text": "가" * 800} for n in range(100)]  # about 250 KB of JSON
-    status, reply = await send("POST", feed_url(node), json={"values": values})
+    values = [{"n": n, "text": "가" * 800} for n in range(100)]  # about 250 KB of UTF-8 JSON
+    body = json.dumps({"values": values}, ensure_ascii=False).encode()
+    assert 200_000 < len(body) < 256 * 1024
+    status, reply = await send(
+        "POST", feed_url(node), data=body, headers_extra={"Content-Type": "application/json"}
+    )
     assert (status, reply.get("accepted")) == (202, 100), reply
 
 
@@ -286,13 +288,6 @@ async def test_a_channel_name_outside_the_route_is_not_found(
     assert status == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signaling/board.py:157 publish_feed calls validate_feed, which raises "
-    "InvalidPanelError (a ConferenceError) for a bad name; web/feeds.py:58 catches only "
-    "ProtocolError, so the request ends in 500 Internal Server Error instead of 400 "
-    "invalid_feed",
-)
 @pytest.mark.parametrize("channel", ["covid//dobong", "covid/", "a/b/c/d/e", "x" * 41, "-x"])
 async def test_a_bad_channel_name_is_refused_with_400(node: RunningServer, channel: str) -> None:
     status, body = await post_raw(f"{node.url}/api/feeds/{channel}")
@@ -310,12 +305,6 @@ async def post_raw(url: str) -> tuple[int, Any]:
         return response.status, body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/feeds.py post parses the body with json.loads, which accepts NaN and Infinity; "
-    "they are stored and sent to every screen as the bare tokens NaN/Infinity, which a "
-    "browser's JSON.parse rejects (the screen loses the whole message)",
-)
 @pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity"])
 async def test_a_non_finite_number_is_refused(node: RunningServer, token: bytes) -> None:
     status, reply = await send("POST", feed_url(node), data=b'{"cases": ' + token + b"}")
