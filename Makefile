@@ -13,8 +13,9 @@ NPM_STAMP  := web/node_modules/.installed
 
 .PHONY: run setup setup-dev test test-deps lint format screenshots bench clean
 
+# --demo: the room "demo" opens with dashboards that a demo feed keeps moving.
 run: setup
-	$(BIN)/openroom serve --port $(PORT)
+	$(BIN)/openroom serve --port $(PORT) --demo
 
 setup: $(RUN_STAMP) $(NPM_STAMP)
 
@@ -63,9 +64,10 @@ format: setup-dev
 test: setup-dev test-deps lint
 	$(BIN)/pytest
 
-# Refresh the README's screenshots from a real call in Chromium.
+# Refresh the README's screenshots from real calls and boards in Chromium.
 screenshots: setup-dev test-deps
-	OPENROOM_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/web/test_browser_call.py
+	OPENROOM_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/web/test_browser_call.py \
+	  tests/web/test_browser_meeting.py tests/web/test_browser_board.py
 
 # The SFU benchmark (default sizes and the transcoding baseline, ~6 min); results in bench-results/.
 bench: setup-dev

@@ -35,6 +35,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "server.data_dir": str(tmp_path / "var"),
         "server.host": "127.0.0.1",
         "security.token_secret": TEST_SECRET,
+        "security.feed_key": "feed-key-for-browser-tests",
     }
     values.update({key.replace("__", "."): value for key, value in overrides.items()})
     return load_settings(env={}, overrides=values)

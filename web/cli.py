@@ -14,11 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+import aiohttp
 from aiohttp import web
 
 from conference import ConferenceError, Org, Role, mint_token
 from config import Settings, SettingsError, load_settings, token_secret
 from signaling.fleet import FleetPlan, run_fleet
+from web import demo_feed as demo_feed_module
 from web.app import create_app
 from web.bench import (
     DEFAULT_BASELINE_SIZES,
@@ -53,7 +55,7 @@ def serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    app = create_app(settings)
+    app = create_app(settings, demo=args.demo)
     base = _base_url(settings)
     mode = f"Redis at {settings.redis.url}" if settings.redis.url else "embedded, in-memory"
 
@@ -61,8 +63,35 @@ def serve(args: argparse.Namespace) -> int:
         print(f"openroom is running ({mode}).", flush=True)
         print(f"  Start page:  {base}/", flush=True)
         print(f"  A room:      {base}/r/demo", flush=True)
+        if args.demo:
+            print("  The demo room's board shows live demo data (--demo).", flush=True)
 
     web.run_app(app, host=settings.server.host, port=settings.server.port, print=announce)
+    return 0
+
+
+def demo_feed(args: argparse.Namespace) -> int:
+    """Post plausible, changing data to a server's feed channels, like a real system would."""
+    settings = _load(args)
+    key = args.key or settings.security.feed_key
+    if not key:
+        print(
+            "openroom: give --key or set security.feed_key (the server's feed key)", file=sys.stderr
+        )
+        return 2
+    url = args.url or _base_url(settings)
+
+    async def run() -> int:
+        async with aiohttp.ClientSession() as session:
+            publish = demo_feed_module.http_publisher(session, url, key)
+            print(f"demo feed -> {url}/api/feeds/... every {args.interval} s", flush=True)
+            return await demo_feed_module.run(publish, args.interval, args.duration)
+
+    try:
+        rounds = asyncio.run(run())
+    except KeyboardInterrupt:
+        return 0
+    print(f"sent {rounds} rounds", flush=True)
     return 0
 
 
@@ -239,7 +268,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--port", type=int, help="TCP port (default 8080)")
     serve_parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
     serve_parser.add_argument("--verbose", action="store_true", help="debug logging")
+    serve_parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="the room 'demo' opens with dashboards kept moving by demo data",
+    )
     serve_parser.set_defaults(handler=serve)
+
+    feed_parser = commands.add_parser(
+        "demo-feed", help="push plausible, changing data into the dashboards' feed channels"
+    )
+    feed_parser.add_argument("--url", help="the server (default: this machine's)")
+    feed_parser.add_argument("--key", help="the server's feed key (security.feed_key)")
+    feed_parser.add_argument("--interval", type=float, default=1.0, help="seconds between rounds")
+    feed_parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    feed_parser.set_defaults(handler=demo_feed)
 
     token_parser = commands.add_parser("token", help="mint a signed join token")
     token_parser.add_argument("--room", required=True)

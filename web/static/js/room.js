@@ -12,6 +12,7 @@ import { SidePanel } from "/static/js/panel.js";
 import { RoomClient } from "/static/js/protocol.js";
 import { Roster } from "/static/js/roster.js";
 import { TileGrid } from "/static/js/tiles.js";
+import { BoardClient } from "/static/js/board/index.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -125,6 +126,24 @@ function enterMeeting() {
 // -- client events ---------------------------------------------------------------------------
 
 const on = (type, handler) => client.addEventListener(type, (event) => handler(event.detail));
+
+// -- the shared board --------------------------------------------------------------------------
+
+const board = new BoardClient(client);
+board.mount($("board-area"), $("board-toolbar"));
+window.openroom.board = board;
+on("joined", (snapshot) => board.attach(snapshot));
+
+function setView(view) {
+  $("stage").dataset.view = view;
+  for (const button of document.querySelectorAll(".view-switch button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.view === view));
+  }
+  window.dispatchEvent(new Event("resize")); // charts follow their new size
+}
+for (const button of document.querySelectorAll(".view-switch button")) {
+  button.addEventListener("click", () => setView(button.dataset.view));
+}
 
 on("joined", enterMeeting);
 on("waiting", (reply) => {
