@@ -70,7 +70,8 @@ async def test_a_chart_and_a_document_reach_b_and_b_follows_pages_feeds_and_relo
     await b.wait_for_selector("#board .panel-frame[data-kind='chart'] canvas", timeout=5000)
     page_image = "#board .panel-frame[data-kind='document'] img.document-page"
     await b.wait_for_function(
-        "(s) => { const i = document.querySelector(s); return i && i.complete && i.naturalWidth > 0 }",
+        "(s) => { const i = document.querySelector(s);"
+        " return i && i.complete && i.naturalWidth > 0 }",
         arg=page_image,
         timeout=10000,
     )
@@ -87,13 +88,15 @@ async def test_a_chart_and_a_document_reach_b_and_b_follows_pages_feeds_and_relo
     )
     assert asyncio.get_running_loop().time() - turned < 1.0
 
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             f"{server.url}/api/feeds/covid/dobong",
             json={"items": [{"label": "신규 확진", "value": 57, "unit": "명"}]},
             headers={"Authorization": "Bearer feed-key-for-browser-tests"},
-        ) as response:
-            assert response.status == 202
+        ) as response,
+    ):
+        assert response.status == 202
     kpi_value = "#board .panel-frame[data-kind='kpi'] .kpi-value span"
     await b.wait_for_function(
         "(s) => document.querySelector(s)?.textContent === '57'", arg=kpi_value, timeout=3000
