@@ -9,6 +9,7 @@ from config.settings import (
     ServerSettings,
     Settings,
     SettingsError,
+    WallSettings,
     load_settings,
     token_secret,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SettingsError",
+    "WallSettings",
     "load_settings",
     "token_secret",
 ]

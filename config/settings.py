@@ -36,6 +36,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SettingsError",
+    "WallSettings",
     "load_settings",
     "token_secret",
 ]
@@ -122,6 +123,16 @@ class DocumentSettings:
 
 
 @dataclass(frozen=True)
+class WallSettings:
+    # When the room display (/wall) shows the meeting, "HH:MM-HH:MM" in the wall's local time
+    # (an end before the start spans midnight); outside it shows a calm idle screen.
+    # Empty = always.
+    operating_hours: str = "07:00-22:00"
+    # How long a pairing code shown by an unpaired wall stays valid, in seconds.
+    pairing_code_seconds: int = 600
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     # Empty means in-memory state, one process.
     url: str = field(default="", repr=False)
@@ -135,6 +146,7 @@ class Settings:
     redis: RedisSettings
     meetings: MeetingSettings = field(default_factory=MeetingSettings)
     documents: DocumentSettings = field(default_factory=DocumentSettings)
+    wall: WallSettings = field(default_factory=WallSettings)
 
 
 # --------------------------------------------------------------------------- validation
@@ -202,6 +214,24 @@ def _public_url(value: object) -> object:
     if text and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
         raise _InvalidValueError(f"must be empty or an http:// or https:// URL, got {_show(text)}")
     return text.rstrip("/")
+
+
+_HOURS = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]|24):([0-5][0-9])")
+
+
+def _operating_hours(value: object) -> object:
+    text = _string(value).strip()
+    if not text:
+        return ""
+    match = _HOURS.fullmatch(text.replace(" ", ""))
+    if match is None or (match.group(3) == "24" and match.group(4) != "00"):
+        raise _InvalidValueError(
+            f'must be empty (always) or "HH:MM-HH:MM" like "07:00-22:00", got {_show(value)}'
+        )
+    start, end = match.group(1, 2), match.group(3, 4)
+    if start == end:
+        raise _InvalidValueError(f"must not start and end at the same time, got {_show(value)}")
+    return f"{start[0]}:{start[1]}-{end[0]}:{end[1]}"
 
 
 def _secret(value: object) -> object:
@@ -354,6 +384,8 @@ _FIELDS: dict[str, _Field] = {
         _int_field("documents.render_timeout_seconds", 1, 3600),
         _int_field("documents.page_width_px", 100, 8000),
         _int_field("documents.max_image_bytes", 1024, 1024 * 1024 * 1024),
+        _Field("wall.operating_hours", _operating_hours),
+        _int_field("wall.pairing_code_seconds", 1, 86400),
     )
 }
 _SECTIONS = tuple(dict.fromkeys(name.split(".", 1)[0] for name in _FIELDS))
@@ -510,6 +542,12 @@ def load_settings(
             ),
         ),
         documents=_documents(values),
+        wall=WallSettings(
+            operating_hours=_get(values, "wall.operating_hours", WallSettings().operating_hours),
+            pairing_code_seconds=_get(
+                values, "wall.pairing_code_seconds", WallSettings().pairing_code_seconds
+            ),
+        ),
     )
 
 

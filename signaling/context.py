@@ -43,6 +43,7 @@ class ServiceOptions:
     reconnect_grace_seconds: float = 30.0
     chat_history: int = 200
     removal_ban_seconds: int = 600
+    wall_code_seconds: int = 600  # how long a wall's pairing code is valid
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
 

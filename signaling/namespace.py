@@ -84,6 +84,11 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "library-share": Event(self._library_share, lists, "board"),
             "library-delete": Event(self._library_delete, small, "board"),
             "library-push": Event(self._library_push, small, "board"),
+            "wall-hello": Event(self._wall_hello, small, "wall"),
+            "pair-wall": Event(self._pair_wall, small, "pairing"),
+            "unpair-wall": Event(self._unpair_wall, small, "moderation"),
+            "list-walls": Event(self._list_walls, small, "moderation"),
+            "set-wall-layout": Event(self._set_wall_layout, small, "moderation"),
         }
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
@@ -97,6 +102,7 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             self._connected.discard(args[0])
             sid, reason = args[0], (args[1] if len(args) > 1 else "")
             self.limiter.forget(sid)
+            await self.service.walls.connection_closed(sid)
             # a client that closes its socket on purpose (leave, page closing) is gone;
             # a dropped one (ping timeout, broken transport) may come back
             graceful = reason in ("client disconnect", "server disconnect")
@@ -311,6 +317,32 @@ class RoomNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         only_fields(payload, frozenset({"panelId", "x", "y", "visible"}))
         return await self.service.board.pointer(sid, payload)
 
+    # -- the mayor's wall ------------------------------------------------------------------------
+
+    async def _wall_hello(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset())
+        return await self.service.walls.hello(sid)
+
+    async def _pair_wall(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"code", "name"}))
+        code = required_string(payload, "code", max_length=16)
+        name = string_field(payload, "name", required=False, max_length=64)
+        return await self.service.walls.pair_from(sid, code, name)
+
+    async def _unpair_wall(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"wallId"}))
+        wall_id = required_string(payload, "wallId", max_length=ID_LENGTH)
+        return await self.service.walls.unpair_from(sid, wall_id)
+
+    async def _list_walls(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset())
+        return await self.service.walls.list_from(sid)
+
+    async def _set_wall_layout(self, sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        only_fields(payload, frozenset({"layout", "spotlight"}))
+        layout = required_string(payload, "layout", max_length=16)
+        return await self.service.walls.set_layout(sid, layout, _spotlight(payload))
+
 
 MAX_BOARD_OP_BYTES = 768 * 1024  # a map panel carries its GeoJSON
 
@@ -328,6 +360,18 @@ def _kind(payload: dict[str, Any]) -> str:
     if kind not in MEDIA_KINDS:
         raise ProtocolError("invalid_field", '"kind" must be "audio" or "video"')
     return kind
+
+
+def _spotlight(payload: dict[str, Any]) -> dict[str, str] | None:
+    """``spotlight``: absent or null, ``{participantId}`` or ``{panelId}``."""
+    value = payload.get("spotlight")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ProtocolError("invalid_field", '"spotlight" must be {participantId} or {panelId}')
+    only_fields(value, frozenset({"participantId", "panelId"}))
+    key = next(iter(value))
+    return {key: required_string(value, key, max_length=ID_LENGTH)}
 
 
 def _resume(payload: dict[str, Any]) -> tuple[str, str] | None:

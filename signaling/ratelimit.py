@@ -22,6 +22,10 @@ RATES: dict[str, Rate] = {
     "media": Rate(per_second=5.0, burst=20),
     "board": Rate(per_second=10.0, burst=30),
     "pointer": Rate(per_second=40.0, burst=60),
+    # a wall asks for a pairing code about every ten minutes (and on reconnecting)
+    "wall": Rate(per_second=0.2, burst=5),
+    # entering a wall's pairing code: a person types it (see also signaling/walls.py)
+    "pairing": Rate(per_second=0.2, burst=5),
 }
 
 

@@ -11,6 +11,7 @@ from signaling.namespace import RoomNamespace
 from signaling.service import ConferenceService
 from signaling.store import open_store
 from signaling.store.board import open_board_store
+from signaling.store.walls import open_wall_store
 
 MAX_MESSAGE_BYTES = 256 * 1024
 
@@ -66,6 +67,7 @@ def create_signaling(
         _SocketIOEmitter(server),
         open_store(redis_url),
         board_store=open_board_store(redis_url),
+        wall_store=open_wall_store(redis_url),
     )
     server.register_namespace(RoomNamespace(service))
     return server, service

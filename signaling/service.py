@@ -32,6 +32,8 @@ from signaling.media_control import MediaControl
 from signaling.meeting import MeetingControl
 from signaling.store import MemberRecord, RoomSettings, RoomStore
 from signaling.store.board import BoardStore, MemoryBoardStore
+from signaling.store.walls import MemoryWallStore, WallStore
+from signaling.walls import WallControl, wall_channel, wall_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class ConferenceService:
         store: RoomStore,
         clock: Callable[[], float] = time.time,
         board_store: BoardStore | None = None,
+        wall_store: WallStore | None = None,
     ) -> None:
         self.options = options
         self.emitter = emitter
@@ -92,6 +95,7 @@ class ConferenceService:
         self.meeting = MeetingControl(self)
         self.board = BoardControl(self, board_store or MemoryBoardStore())
         self.library = LibraryControl(self)
+        self.walls = WallControl(self, wall_store or MemoryWallStore(), options.wall_code_seconds)
         self._reconnecting: dict[ParticipantId, _Reconnecting] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -184,6 +188,8 @@ class ConferenceService:
             return await self._resume(sid, room_id, resume, auto_subscribe, last_n)
         now = self.now()
         claims = verify_token(self.options.token_secret, token, now=now) if token else None
+        if claims is not None:
+            await self.walls.check_join(room_id, claims.identity, claims.role)
         context = await self._room(RoomId(room_id))
         if claims is not None:
             if await self.store.is_banned(room_id, claims.identity, now):
@@ -264,11 +270,13 @@ class ConferenceService:
             "chat": await self.meeting.history_for(context, participant.id),
             "hands": context.room.hands(),
             **await self.board.snapshot(context),
+            "wallLayout": await self.walls.layout(context.room.id),
             "resumeToken": session.resume_token,
             "reconnectGraceSeconds": self.options.reconnect_grace_seconds,
         }
         if participant.can(Permission.MODERATE):
             snapshot["lobby"] = [p.public_dict() for p in context.room.lobby.values()]
+            snapshot["walls"] = await self.walls.list(context.room.id)
         return snapshot
 
     async def _settings(self, context: RoomContext) -> dict[str, object]:
@@ -284,6 +292,10 @@ class ConferenceService:
             await self.emitter.enter_room(session.sid, context.moderators_channel)
         else:
             await self.emitter.leave_room(session.sid, context.moderators_channel)
+        wall_id = wall_id_of(participant) if participant is not None else None
+        if wall_id is not None:  # a paired wall: it hears when it is unpaired
+            await self.emitter.enter_room(session.sid, wall_channel(wall_id))
+            self.spawn(self.walls.walls_changed(context.room.id))
 
     async def persist_member(self, context: RoomContext, participant: Participant) -> None:
         await self.store.put_member(
@@ -378,6 +390,8 @@ class ConferenceService:
             return
         participant.reconnecting = True
         await self.emitter.emit("participant-updated", participant.to_dict(), room=context.channel)
+        if wall_id_of(participant) is not None:
+            self.spawn(self.walls.walls_changed(context.room.id))
         expiry = asyncio.create_task(self._expire(participant.id))
         self._reconnecting[participant.id] = _Reconnecting(
             context, participant.id, session.resume_token, expiry
@@ -499,6 +513,8 @@ class ConferenceService:
             await self.emitter.emit(
                 "participant-left", {"id": participant.id}, room=context.channel
             )
+        if wall_id_of(participant) is not None:
+            self.spawn(self.walls.walls_changed(context.room.id))
         logger.info("%s left room %s", participant.name, context.room.id)
 
     async def close(self) -> None:
@@ -514,3 +530,4 @@ class ConferenceService:
             task.cancel()
         await self.store.close()
         await self.board.store.close()
+        await self.walls.store.close()

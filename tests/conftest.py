@@ -36,6 +36,8 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "server.host": "127.0.0.1",
         "security.token_secret": TEST_SECRET,
         "security.feed_key": "feed-key-for-browser-tests",
+        # the wall shows the meeting whatever the time of day the tests run at
+        "wall.operating_hours": "",
     }
     values.update({key.replace("__", "."): value for key, value in overrides.items()})
     return load_settings(env={}, overrides=values)

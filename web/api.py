@@ -15,10 +15,12 @@ from aiohttp import web
 from conference import ConferenceError, Org, Role, is_valid_room_id, mint_token
 from config import Settings, token_secret
 from signaling import ConferenceService
+from signaling.errors import ProtocolError
 from signaling.store import RoomSettings, StoreError
 
 MAX_BODY_BYTES = 64 * 1024
 _STORE_STATUS = {"room_exists": 409, "room_not_found": 404, "store_unavailable": 503}
+_PROTOCOL_STATUS = {"rate_limited": 429, "unknown_wall": 404}
 MAX_TTL_SECONDS = 31_536_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -41,6 +43,9 @@ class AdminApi:
             web.patch("/api/rooms/{room}", self._guarded(self.update_room)),
             web.post("/api/rooms/{room}/tokens", self._guarded(self.create_token)),
             web.get("/api/rooms/{room}/board/timeline", self._guarded(self.board_timeline)),
+            web.get("/api/rooms/{room}/walls", self._guarded(self.list_walls)),
+            web.post("/api/rooms/{room}/walls", self._guarded(self.pair_wall)),
+            web.delete("/api/rooms/{room}/walls/{wall}", self._guarded(self.unpair_wall)),
         ]
 
     def _guarded(self, handler: Handler) -> Handler:
@@ -61,6 +66,8 @@ class AdminApi:
                 return api_error(_STORE_STATUS.get(exc.code, 400), exc.code, exc.message)
             except ConferenceError as exc:
                 return api_error(400, exc.code, exc.message)
+            except ProtocolError as exc:
+                return api_error(_PROTOCOL_STATUS.get(exc.code, 400), exc.code, exc.message)
 
         return guarded
 
@@ -171,6 +178,27 @@ class AdminApi:
             raise ApiError(400, "invalid_field", '"after" must be a sequence number')
         ops = await self.service.board.timeline(room.room_id, int(after))
         return web.json_response({"room": room.room_id, "operations": ops})
+
+    async def list_walls(self, request: web.Request) -> web.Response:
+        """The room displays paired to the room, and whether each is in the meeting now."""
+        room = await self._existing(request.match_info["room"])
+        return web.json_response({"walls": await self.service.walls.list(room.room_id)})
+
+    async def pair_wall(self, request: web.Request) -> web.Response:
+        """``{code, name?}``: bind the wall showing this pairing code to the room."""
+        room = await self._existing(request.match_info["room"])
+        body = await _json_body(request)
+        _only(body, {"code", "name"})
+        code = _string(body, "code", required=True, max_length=16)
+        name = _string(body, "name", max_length=64) or None
+        reply = await self.service.walls.pair(room.room_id, code, name, by="admin")
+        return web.json_response(reply, status=201)
+
+    async def unpair_wall(self, request: web.Request) -> web.Response:
+        """Revoke the wall's display token; the wall shows a new pairing code."""
+        room = await self._existing(request.match_info["room"])
+        await self.service.walls.unpair(room.room_id, request.match_info["wall"])
+        return web.json_response({}, status=200)
 
     async def _existing(self, room_id: str) -> RoomSettings:
         if not is_valid_room_id(room_id):

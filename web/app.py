@@ -119,6 +119,22 @@ async def room_page(request: web.Request) -> web.Response:
     return _render(request, "room.html", room=room, config_json=json.dumps(client_config))
 
 
+async def wall_page(request: web.Request) -> web.Response:
+    """The room display (the mayor's wall): kiosk style, paired to a room with a code."""
+    page = _page_context(request)
+    settings = request.app[SETTINGS_KEY]
+    client_config = {
+        "lang": page["lang"],
+        "messages": page["t"],
+        "iceServers": [
+            {"urls": list(s.urls), "username": s.username, "credential": s.credential}
+            for s in settings.media.ice_servers
+        ],
+        "operatingHours": settings.wall.operating_hours,
+    }
+    return _render(request, "wall.html", config_json=json.dumps(client_config))
+
+
 async def healthz(request: web.Request) -> web.Response:
     service = request.app[SERVICE_KEY]
     return web.json_response(
@@ -163,6 +179,7 @@ def service_options(settings: Settings) -> ServiceOptions:
         reconnect_grace_seconds=settings.meetings.reconnect_grace_seconds,
         chat_history=settings.meetings.chat_history,
         removal_ban_seconds=settings.meetings.removal_ban_seconds,
+        wall_code_seconds=settings.wall.pairing_code_seconds,
     )
 
 
@@ -187,6 +204,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app.router.add_get("/", start_page)
     app.router.add_get("/join", join_redirect)
     app.router.add_get("/r/{room}", room_page)
+    app.router.add_get("/wall", wall_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/metrics", metrics)
     app.router.add_routes(AdminApi(settings, service).routes())
