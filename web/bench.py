@@ -61,6 +61,9 @@ class BenchOptions:
     warmup: float = 5.0
     codec: str = "VP8"
     subscriber_processes: int = 2
+    # Niced bots leave the server a core, but starve (and lose packets) when anything else
+    # runs; at 0 they compete with the server as equals. See the machine column either way.
+    bot_niceness: int = 0
     ready_timeout: float = 120.0
 
 
@@ -203,9 +206,17 @@ def _busy_seconds(times: object) -> float:
     return sum(float(getattr(times, name, 0.0)) for name in fields)
 
 
-def _received(before: _WindowEdge, after: _WindowEdge) -> int:
+def _over_window(earlier: FleetCounters, later: FleetCounters, field: str, window: float) -> int:
+    """A bot's count rescaled to the server's window by the bot's own clock: a bot starved of
+    CPU answers a snapshot request late, and its raw count would cover a different span."""
+    counted = getattr(later, field) - getattr(earlier, field)
+    own_seconds = later.at - earlier.at
+    return round(counted * window / own_seconds) if own_seconds > 0 else 0
+
+
+def _received(before: _WindowEdge, after: _WindowEdge, window: float) -> int:
     return sum(
-        later.rtp_packets_received - earlier.rtp_packets_received
+        _over_window(earlier, later, "rtp_packets_received", window)
         for earlier, later in zip(before.subscribers, after.subscribers, strict=True)
     )
 
@@ -254,8 +265,9 @@ async def _start_fleets(
     runs (so the caller stops it whatever happens); returns once every track flows."""
     progress(f"joining {size.publishers} publishers (encoding the clip first)")
     publishers = await FleetProcess.start(
-        "pub", work_dir, url, ROOM, publishers=size.publishers, codec=options.codec
-    )
+        "pub", work_dir, url, ROOM, publishers=size.publishers, codec=options.codec,
+        niceness=options.bot_niceness,
+    )  # fmt: skip
     started.append(publishers)
     await wait_until("the publishers to join", [publishers], options.ready_timeout)
     subscribers = []
@@ -263,6 +275,7 @@ async def _start_fleets(
         fleet = await FleetProcess.start(
             f"sub{index}", work_dir, url, ROOM, subscribers=count,
             expected_publishers=size.publishers, codec=options.codec,
+            niceness=options.bot_niceness,
         )  # fmt: skip
         started.append(fleet)
         subscribers.append(fleet)
@@ -306,7 +319,8 @@ async def measure(
                 await asyncio.gather(*(fleet.stop() for fleet in fleets))
                 await server.stop()
 
-    received = _received(before, after)
+    window = after.server.at - before.server.at
+    received = _received(before, after, window)
     server_before, server_after = (
         _ServerCounters.of(before.server),
         _ServerCounters.of(after.server),
@@ -322,11 +336,11 @@ async def measure(
     return Measurement(
         size=size,
         forwarding=forwarding,
-        window_s=after.server.at - before.server.at,
+        window_s=window,
         server_cpu_s=after.server.cpu_seconds - before.server.cpu_seconds,
         packets_forwarded=forwarded if counted_by_server else received,
         packets_counted_by="server" if counted_by_server else "subscribers",
-        packets_sent=after.publishers.rtp_packets_sent - before.publishers.rtp_packets_sent,
+        packets_sent=_over_window(before.publishers, after.publishers, "rtp_packets_sent", window),
         packets_received_by_server=server_after.received - server_before.received,
         packets_received_by_subscribers=received,
         latency_ms=latency_percentiles(histogram, server_after.latency_bucket_us),

@@ -75,7 +75,7 @@ def table(result: BenchResult) -> str:
         lines.append(f"baseline µs/packet (mean): {_number(baseline)}")
     lines += [
         f"window {result.options.window:.0f} s per size. server CPU and bots CPU (all bot "
-        f"processes, niced): % of one core; machine: % of all {os.cpu_count()} cores.",
+        f"processes): % of one core; machine: % of all {os.cpu_count()} cores.",
         "backlog KB: the most a server UDP socket held unread at the end of the window; "
         "in-server ms starts only when a datagram is read.",
     ]

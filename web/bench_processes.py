@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 OPENROOM = [sys.executable, "-m", "web.cli"]
 STOP_TIMEOUT = 15.0
-# Bots run at a lower priority than the server: on a small machine they need more CPU than the
-# server does, and a server waiting for a core measures the machine, not the server.
-BOT_NICENESS = 10
 
 
 class BenchProcessError(RuntimeError):
@@ -205,6 +202,7 @@ class FleetProcess(_ChildProcess):
         subscribers: int = 0,
         expected_publishers: int = 0,
         codec: str = "VP8",
+        niceness: int = 0,
     ) -> FleetProcess:
         report_path = work_dir / f"{name}.json"
         arguments = [
@@ -215,7 +213,7 @@ class FleetProcess(_ChildProcess):
             *("--status-interval", "5"),
         ]
         log_path = work_dir / f"{name}.log"
-        process = await _spawn(arguments, _environment(), log_path, BOT_NICENESS)
+        process = await _spawn(arguments, _environment(), log_path, niceness)
         return cls(name, process, log_path, report_path, publishers, subscribers)
 
     def is_ready(self) -> bool:

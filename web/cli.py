@@ -183,6 +183,7 @@ def bench_sfu(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         codec=args.codec.upper(),
         subscriber_processes=args.subscriber_processes,
+        bot_niceness=args.bot_niceness,
     )
     progress = ProgressDisplay()
     try:
@@ -251,6 +252,9 @@ def _add_bench_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     sfu_parser.add_argument("--codec", default="VP8", choices=["VP8", "H264", "vp8", "h264"])
     sfu_parser.add_argument(
         "--subscriber-processes", type=int, default=2, help="processes the subscribers share"
+    )
+    sfu_parser.add_argument(
+        "--bot-niceness", type=int, default=0, help="run the bots niced (0..19; default 0)"
     )
     sfu_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sfu_parser.add_argument(
