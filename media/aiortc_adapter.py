@@ -82,9 +82,11 @@ __all__ = [
     "codec_preferences",
     "install_arrival_clock",
     "install_receive_tap",
+    "intercept_rtp_datagrams",
     "negotiated_codec",
     "new_peer_connection",
     "offer_media_kinds",
+    "offer_ssrcs",
     "on_sender_keyframe_request",
     "request_keyframe",
     "set_audio_level_source",
@@ -201,9 +203,63 @@ def install_receive_tap(receiver: RTCRtpReceiver, on_packet: PacketCallback) -> 
     _put(receiver, "_RTCRtpReceiver__jitter_buffer", _ReceiveTap(receiver, on_packet))
 
 
-def abs_send_time_now() -> int:
-    """The 24-bit abs-send-time value (6.18 fixed-point seconds) for a packet sent now."""
-    return (aiortc_clock.current_ntp_time() >> 14) & 0x00FFFFFF
+def offer_ssrcs(sdp: str) -> dict[str, list[int]]:
+    """Each media section's media SSRCs (by mid; retransmission SSRCs left out) in an SDP:
+    SRTP leaves the RTP header in the clear, so these let a counter attribute packets without
+    decrypting them."""
+    description = aiortc_sdp.SessionDescription.parse(sdp)
+    ssrcs: dict[str, list[int]] = {}
+    for media in description.media:
+        retransmission = {
+            int(group.items[1])
+            for group in media.ssrc_group
+            if group.semantic == "FID" and len(group.items) > 1
+        }
+        ssrcs[str(media.rtp.muxId)] = [s.ssrc for s in media.ssrc if s.ssrc not in retransmission]
+    return ssrcs
+
+
+# (ssrc, sequence number, marker, size) of an RTP datagram; True: consumed, do not decrypt it
+RtpHeaderCallback = Callable[[int, int, int, int], bool]
+
+
+def intercept_rtp_datagrams(pc: RTCPeerConnection, on_rtp: RtpHeaderCallback) -> int:
+    """Look at RTP datagrams (still encrypted) as they arrive on the connection's sockets,
+    before DTLS/SRTP; RTCP, DTLS and STUN pass on untouched. A bot that only counts what it
+    receives skips the whole receive path this way. Returns how many sockets were hooked."""
+    hooked = 0
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport._connection
+        for protocol in getattr(connection, "_protocols", []):
+            if getattr(protocol, "_openroom_intercepted", False):
+                continue
+            received = protocol.datagram_received
+
+            def datagram_received(data: bytes, addr: Any, _received: Any = received) -> None:
+                if (
+                    len(data) >= 12
+                    and 127 < data[0] < 192
+                    and not 191 < data[1] < 224  # RTCP packet types 192..223
+                    and on_rtp(
+                        int.from_bytes(data[8:12], "big"),
+                        int.from_bytes(data[2:4], "big"),
+                        data[1] >> 7,
+                        len(data),
+                    )
+                ):
+                    return
+                _received(data, addr)
+
+            _put(protocol, "datagram_received", datagram_received)
+            _put(protocol, "_openroom_intercepted", True)
+            hooked += 1
+    return hooked
+
+
+def abs_send_time_now() -> bytes:
+    """The abs-send-time extension's 3 bytes (6.18 fixed-point seconds) for a packet sent
+    now."""
+    return ((aiortc_clock.current_ntp_time() >> 14) & 0x00FFFFFF).to_bytes(3, "big")
 
 
 async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -277,6 +333,7 @@ _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 _AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 _RTP_HEADER = struct.Struct("!BBHLLHH")  # fixed header, then the extension block's header
+_PADDING = (b"", b"\x00", b"\x00\x00", b"\x00\x00\x00")
 
 
 class _ForwardedPacket:
@@ -323,8 +380,8 @@ class RawSender:
         self.payload_type = 0
         self.mid = ""
         self._mid_element = b""
-        self._abs_send_time_id = 0
-        self._audio_level_id = 0
+        self._abs_prefix: bytes | None = None
+        self._level_prefix: bytes | None = None
         self._next_sequence_number = random.randrange(0, 0x8000)
         self._last_timestamp = random.randrange(0, 0x1_0000_0000)
         self._last_send_time: float | None = None
@@ -342,8 +399,10 @@ class RawSender:
         self._mid_element = (
             bytes([(mid_id << 4) | (len(mid) - 1)]) + mid if mid_id and 0 < len(mid) <= 16 else b""
         )
-        self._abs_send_time_id = ids.get(_ABS_SEND_TIME_URI, 0)
-        self._audio_level_id = ids.get(_AUDIO_LEVEL_URI, 0)
+        abs_id = ids.get(_ABS_SEND_TIME_URI, 0)
+        self._abs_prefix = bytes([(abs_id << 4) | 2]) if abs_id else None
+        level_id = ids.get(_AUDIO_LEVEL_URI, 0)
+        self._level_prefix = bytes([level_id << 4]) if level_id else None
 
     @property
     def ready(self) -> bool:
@@ -373,29 +432,23 @@ class RawSender:
         sequence_number: int,
         timestamp: int,
         payload: bytes,
-        abs_send_time: int,
-        audio_level: tuple[bool, int] | None,
+        abs_send_time: bytes,
+        audio_level: bytes | None,
     ) -> bool:
-        """Write the header, protect and send now; False when the transport is not up."""
+        """Write the header, protect and send now; False when the transport is not up.
+        ``abs_send_time`` is the extension's 3 bytes, ``audio_level`` its 1 byte (RFC 6464),
+        both made once per incoming packet for all of its copies."""
         dtls: RTCDtlsTransport = self._sender.transport
         if dtls._state != DtlsState.CONNECTED:
             return False
         extension = self._mid_element
-        if self._abs_send_time_id:
-            extension += bytes(
-                (
-                    (self._abs_send_time_id << 4) | 2,
-                    (abs_send_time >> 16) & 0xFF,
-                    (abs_send_time >> 8) & 0xFF,
-                    abs_send_time & 0xFF,
-                )
-            )
-        if audio_level is not None and self._audio_level_id:
-            vad, level = audio_level
-            extension += bytes(((self._audio_level_id << 4), (0x80 if vad else 0) | level))
+        if self._abs_prefix is not None:
+            extension += self._abs_prefix + abs_send_time
+        if audio_level is not None and self._level_prefix is not None:
+            extension += self._level_prefix + audio_level
         padding = -len(extension) % 4
         if padding:
-            extension += bytes(padding)
+            extension += _PADDING[padding]
         data = (
             _RTP_HEADER.pack(
                 0x90,  # version 2, extension present
@@ -418,7 +471,9 @@ class RawSender:
         self._last_timestamp = timestamp
         self._packets += 1
         self._octets += len(payload)
-        if marker or self._is_audio:
+        # sender-report counters: once per video frame, every 25th audio packet (half a second)
+        report_due = self._packets % 25 == 1 if self._is_audio else marker
+        if report_due:
             self._sync_report_counters()
         return True
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -71,15 +70,20 @@ class Consumer:
         self.producer.request_keyframe()
 
     def forward(
-        self, packet: RtpPacket, is_keyframe: bool, abs_send_time: int, arrival: float
-    ) -> None:
+        self,
+        packet: RtpPacket,
+        is_keyframe: bool,
+        abs_send_time: bytes,
+        audio_level: bytes | None,
+    ) -> bool:
+        """Send this subscriber its copy; True when one went out."""
         if not self._active or self.paused or self.closed:
-            return
+            return False
         if self._waiting_for_keyframe:
             if not is_keyframe:
                 self.stats.packets_dropped_waiting_keyframe += 1
                 self.producer.request_keyframe()
-                return
+                return False
             self._start_at(packet)
         elif self.stats.packets_sent == 0:
             self._start_at(packet)
@@ -89,18 +93,15 @@ class Consumer:
             (packet.timestamp + self._timestamp_offset) & 0xFFFFFFFF,
             packet.payload,
             abs_send_time,
-            packet.extensions.audio_level,
+            audio_level,
         )
         if sent:
             self._waiting_for_keyframe = False
             self.stats.packets_sent += 1
-            metrics = self.producer.metrics
-            metrics.packets_forwarded += 1
-            metrics.bytes_forwarded += len(packet.payload)
-            metrics.record_latency(time.monotonic() - arrival)
         elif self.stats.packets_sent == 0:
             # nothing reached the subscriber yet: keep waiting for a keyframe it can start on
             self._waiting_for_keyframe = self.producer.kind == "video"
+        return sent
 
     def _start_at(self, packet: RtpPacket) -> None:
         """Map this packet onto the sender's stream so it continues where the last one ended."""

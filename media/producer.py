@@ -65,6 +65,7 @@ class Producer:
         self.muted = False
         self._receiver = receiver
         self._consumers: dict[str, Consumer] = {}
+        self._fanout: tuple[Consumer, ...] = ()  # the consumers, as iterated per packet
         self._detect_keyframe: Callable[[bytes], bool] | None = keyframe_detector(mime_type)
         self._media_ssrc: int | None = None
         self._recent: OrderedDict[int, None] = OrderedDict()
@@ -91,9 +92,11 @@ class Producer:
 
     def attach(self, consumer: Consumer) -> None:
         self._consumers[consumer.id] = consumer
+        self._fanout = tuple(self._consumers.values())
 
     def detach(self, consumer: Consumer) -> None:
         self._consumers.pop(consumer.id, None)
+        self._fanout = tuple(self._consumers.values())
 
     def on_close(self, listener: Callable[[Producer], None]) -> None:
         self._close_listeners.append(listener)
@@ -135,13 +138,23 @@ class Producer:
         self._media_ssrc = packet.ssrc
         self.stats.packets_received += 1
         self.metrics.packets_received += 1
-        audio_level = packet.extensions.audio_level
-        if audio_level is not None and self.audio_level_listener is not None:
-            self.audio_level_listener(self.peer_id, audio_level[1], arrival)
+        level = packet.extensions.audio_level
+        level_byte = None
+        if level is not None:
+            level_byte = bytes(((0x80 if level[0] else 0) | level[1],))
+            if self.audio_level_listener is not None:
+                self.audio_level_listener(self.peer_id, level[1], arrival)
         is_keyframe = self._detect_keyframe is None or self._detect_keyframe(packet.payload)
         abs_send_time = abs_send_time_now()
-        for consumer in list(self._consumers.values()):
-            consumer.forward(packet, is_keyframe, abs_send_time, arrival)
+        sent = 0
+        for consumer in self._fanout:
+            sent += consumer.forward(packet, is_keyframe, abs_send_time, level_byte)
+        if sent:
+            # once per incoming packet: the time until its last copy left the server
+            metrics = self.metrics
+            metrics.packets_forwarded += sent
+            metrics.bytes_forwarded += sent * len(packet.payload)
+            metrics.record_latency(time.monotonic() - arrival)
 
     async def close(self) -> None:
         """Stop forwarding; consumers are closed first. Idempotent."""

@@ -37,6 +37,7 @@ class BotClient:
         token: str | None = None,
         auto_subscribe: bool = True,
         last_n: int | None = None,
+        count_only: bool = False,
     ) -> None:
         self.url = url
         self.auto_subscribe = auto_subscribe
@@ -49,7 +50,7 @@ class BotClient:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.state = BotState()
         self.publisher: BotPublisher | None = None
-        self.subscriber = BotSubscriber()
+        self.subscriber = BotSubscriber(count_only=count_only)
         self._register()
 
     def _register(self) -> None:

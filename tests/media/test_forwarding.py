@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from media import MediaRouter, TransportOptions
@@ -75,5 +77,30 @@ async def test_media_sockets_get_the_configured_buffer_size(clips: dict[str, Enc
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= size
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= size
     finally:
+        await publisher.close()
+        await router.close()
+
+
+async def test_a_counting_subscriber_counts_every_forwarded_packet_without_decrypting(
+    clips: dict[str, EncodedClip],
+) -> None:
+    router = MediaRouter("count", TransportOptions(video_codec="VP8"))
+    publisher = BotPublisher([clips["VP8"], clips["opus"]])
+    subscriber = BotSubscriber(count_only=True)
+    try:
+        await publish(router, "alice", publisher)
+        await wait_for(lambda: len(router.producers) == 2)
+        mids = await subscribe(router, "bob", subscriber, list(router.producers.values()))
+        transport = router.subscribers["bob"]
+        await wait_for(lambda: all(c.stats.packets_sent > 40 for c in transport.consumers))
+        publisher.tracks[0].stop()
+        publisher.tracks[1].stop()
+        await asyncio.sleep(0.3)  # the last packets in flight arrive
+        for producer_id, mid in mids.items():
+            consumer = transport.consumer_for(producer_id)
+            assert consumer is not None
+            assert subscriber.streams[mid].packets == consumer.stats.packets_sent
+    finally:
+        await subscriber.close()
         await publisher.close()
         await router.close()

@@ -20,9 +20,14 @@ class RecordingConsumer:
         self.restarts = 0
 
     def forward(
-        self, packet: RtpPacket, is_keyframe: bool, abs_send_time: int, arrival: float
-    ) -> None:
+        self,
+        packet: RtpPacket,
+        is_keyframe: bool,
+        abs_send_time: bytes,
+        audio_level: bytes | None,
+    ) -> bool:
         self.forwarded.append((packet.sequence_number, is_keyframe))
+        return True
 
     def restart(self) -> None:
         self.restarts += 1
