@@ -104,9 +104,19 @@ const REQUEUEING = "requeueing";
 const ENDED = "ended";
 
 export class RoomClient extends EventTarget {
-  constructor({ room, iceServers = [], resumeStore = new ResumeStore() }) {
+  // joinOptions: extra fields of every join ({lastN} for a wall); reconnectionDelayMax: the
+  // longest wait between two reconnection attempts of the socket, in ms.
+  constructor({
+    room,
+    iceServers = [],
+    resumeStore = new ResumeStore(),
+    joinOptions = {},
+    reconnectionDelayMax = 5000,
+  }) {
     super();
     this.room = room;
+    this.joinOptions = joinOptions;
+    this.reconnectionDelayMax = reconnectionDelayMax;
     this.iceServers = iceServers;
     this.resumeStore = resumeStore;
     this.socket = null;
@@ -131,6 +141,8 @@ export class RoomClient extends EventTarget {
     this.settings = {};
     this.lobby = []; // who waits (moderators only)
     this.reconnectGraceSeconds = 0;
+    this.wallLayout = { layout: "grid", spotlight: null };
+    this.walls = []; // walls paired to the room (moderators only)
   }
 
   get joined() {
@@ -146,7 +158,10 @@ export class RoomClient extends EventTarget {
   }
 
   connect() {
-    this.socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+    this.socket = io({
+      transports: ["websocket", "polling"],
+      reconnectionDelayMax: this.reconnectionDelayMax,
+    });
     const socket = this.socket;
     this._listen(socket);
     socket.on("disconnect", (reason) => this._onDisconnect(reason));
@@ -197,7 +212,17 @@ export class RoomClient extends EventTarget {
       this.settings = settings;
       this._emit("room-updated", settings);
     });
+    socket.on("wall-layout", (layout) => {
+      this.wallLayout = layout;
+      this._emit("wall-layout", layout);
+    });
+    socket.on("walls-updated", ({ walls }) => {
+      this.walls = walls;
+      this._emit("walls-updated", { walls });
+    });
     for (const name of [
+      "wall-paired",
+      "wall-unpaired",
       "speak-request",
       "speak-allowed",
       "speaking",
@@ -311,6 +336,7 @@ export class RoomClient extends EventTarget {
           protocol: PROTOCOL_VERSION,
           room: this.room,
           resume: { participantId: entry.participantId, resumeToken: entry.resumeToken },
+          ...this.joinOptions,
         });
         await this._enter(reply);
         return true;
@@ -325,7 +351,7 @@ export class RoomClient extends EventTarget {
 
   async _freshJoin() {
     const { name, token } = this._joinArgs;
-    const payload = { protocol: PROTOCOL_VERSION, room: this.room };
+    const payload = { protocol: PROTOCOL_VERSION, room: this.room, ...this.joinOptions };
     if (token) payload.token = token;
     else payload.name = name ?? this.self?.name;
     const reply = await this.request("join", payload);
@@ -368,6 +394,8 @@ export class RoomClient extends EventTarget {
     this.settings = snapshot.settings ?? {};
     this.lobby = snapshot.lobby ?? [];
     this.reconnectGraceSeconds = snapshot.reconnectGraceSeconds ?? 0;
+    this.wallLayout = snapshot.wallLayout ?? this.wallLayout;
+    this.walls = snapshot.walls ?? [];
     this._resumeToken = snapshot.resumeToken;
     this.resumeStore.save(this._resumeEntry());
     this._closePeers(); // a new session: the server expects new peer connections
@@ -622,6 +650,32 @@ export class RoomClient extends EventTarget {
 
   endMeeting() {
     return this.request("end-meeting");
+  }
+
+  // -- the mayor's wall ----------------------------------------------------------------------
+
+  // An unpaired wall (connected, not joined): a pairing code to show, {code, expiresAt}.
+  wallHello() {
+    return this.request("wall-hello");
+  }
+
+  // Hosts and moderators: bind the wall showing `code` to this room.
+  async pairWall(code, name = "") {
+    const { wall } = await this.request("pair-wall", name ? { code, name } : { code });
+    return wall;
+  }
+
+  unpairWall(wallId) {
+    return this.request("unpair-wall", { wallId });
+  }
+
+  // layout: grid | speaker | board | split | spotlight; spotlight: {participantId} | {panelId}
+  async setWallLayout(layout, spotlight = null) {
+    const payload = spotlight ? { layout, spotlight } : { layout };
+    const { wallLayout } = await this.request("set-wall-layout", payload);
+    this.wallLayout = wallLayout;
+    this._emit("wall-layout", wallLayout);
+    return wallLayout;
   }
 
   // -- statistics ----------------------------------------------------------------------------

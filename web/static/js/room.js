@@ -13,6 +13,7 @@ import { RoomClient } from "/static/js/protocol.js";
 import { Roster } from "/static/js/roster.js";
 import { TileGrid } from "/static/js/tiles.js";
 import { BoardClient } from "/static/js/board/index.js";
+import { WallControls } from "/static/js/wall-controls.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -133,6 +134,8 @@ const board = new BoardClient(client);
 board.mount($("board-area"), $("board-toolbar"));
 window.openroom.board = board;
 on("joined", (snapshot) => board.attach(snapshot));
+const wallControls = new WallControls(client, board);
+window.openroom.wallControls = wallControls;
 
 function setView(view) {
   $("stage").dataset.view = view;
