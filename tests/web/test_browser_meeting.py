@@ -328,12 +328,6 @@ async def test_where_only_moderators_unmute_a_muted_participant_asks_to_speak_fi
     await close_all(host, speaker)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server does not announce participant-left when a moderator removes someone "
-    "(MeetingControl.remove lets the domain drop the participant before drop_session, whose "
-    "_depart then finds nobody to announce)",
-)
 async def test_a_removed_participant_leaves_every_roster(
     browser: Browser, server: RunningServer, page_errors: PageErrors
 ) -> None:

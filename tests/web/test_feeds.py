@@ -227,7 +227,7 @@ async def test_a_wrong_or_missing_key_is_refused(
 
 
 async def test_without_a_feed_key_the_feed_api_is_disabled(tmp_path: Path) -> None:
-    async with running(tmp_path) as plain:
+    async with running(tmp_path, security__feed_key="") as plain:
         status, body = await send("POST", feed_url(plain), key="anything", json={"cases": 1})
         assert status == 403 and body["error"]["code"] == "feeds_disabled"
         status, body = await send("POST", feed_url(plain), key="", json={"cases": 1})
