@@ -466,7 +466,11 @@ class WallApp {
     $("wall-room").textContent = this.client.settings?.title || this.client.room;
     $("wall-layout-name").textContent = t(`wall.layout.${layout}`);
     this.applySpotlightPanel();
-    window.dispatchEvent(new Event("resize")); // charts follow their new size
+    if (this.shownLayout !== this.layout) {
+      this.shownLayout = this.layout; // what the wall shows, and since when (for tests)
+      this.shownAt = Date.now();
+      window.dispatchEvent(new Event("resize")); // charts follow their new size
+    }
   }
 
   place(container, tiles, more) {
