@@ -380,6 +380,9 @@ class RawSender:
         self.payload_type = 0
         self.mid = ""
         self._mid_element = b""
+        self._dtls: RTCDtlsTransport = sender.transport
+        # (ICE pair, its socket, the remote address): re-read when ICE nominates another pair
+        self._route: tuple[Any, socket.socket, Any] | None = None
         self._abs_prefix: bytes | None = None
         self._level_prefix: bytes | None = None
         self._next_sequence_number = random.randrange(0, 0x8000)
@@ -403,6 +406,9 @@ class RawSender:
         self._abs_prefix = bytes([(abs_id << 4) | 2]) if abs_id else None
         level_id = ids.get(_AUDIO_LEVEL_URI, 0)
         self._level_prefix = bytes([level_id << 4]) if level_id else None
+        # bundling settles the sender's transport with this negotiation: keep it at hand
+        self._dtls = self._sender.transport
+        self._route = None
 
     @property
     def ready(self) -> bool:
@@ -438,7 +444,7 @@ class RawSender:
         """Write the header, protect and send now; False when the transport is not up.
         ``abs_send_time`` is the extension's 3 bytes, ``audio_level`` its 1 byte (RFC 6464),
         both made once per incoming packet for all of its copies."""
-        dtls: RTCDtlsTransport = self._sender.transport
+        dtls = self._dtls
         if dtls._state != DtlsState.CONNECTED:
             return False
         extension = self._mid_element
@@ -462,7 +468,15 @@ class RawSender:
             + extension
             + payload
         )
-        if not _send_datagram(dtls, dtls._tx_srtp.protect(data)):
+        route = self._route
+        pair = dtls.transport._connection._nominated.get(1)
+        if route is None or route[0] is not pair:
+            route = self._route = _route(pair)
+            if route is None:
+                return False
+        try:
+            route[1].sendto(dtls._tx_srtp.protect(data), route[2])
+        except OSError:  # the socket's buffer is full (or it closed): lost, like any UDP loss
             return False
         self._history[sequence_number % RTP_HISTORY_SIZE] = _ForwardedPacket(
             data, marker, sequence_number, timestamp, payload
@@ -487,15 +501,15 @@ class RawSender:
         _put(sender, "_RTCRtpSender__packet_count", self._packets)
 
 
-def _send_datagram(dtls: RTCDtlsTransport, data: bytes) -> bool:
+def _route(pair: Any) -> tuple[Any, socket.socket, Any] | None:
     # RTCDtlsTransport._send_rtp is a coroutine only because the ICE layer's send is; beneath
-    # it is a plain sendto on the nominated pair, so we call that and skip a task per packet.
-    connection = dtls.transport._connection
-    pair = connection._nominated.get(1)
-    if pair is None or pair.protocol.transport is None:
-        return False
-    pair.protocol.transport.sendto(data, pair.remote_addr)
-    return True
+    # it is a plain sendto on the nominated pair's socket, which we call directly: no task,
+    # no coroutine and no asyncio transport per packet.
+    transport = pair.protocol.transport if pair is not None else None
+    sock = getattr(transport, "_sock", None)
+    if sock is None:
+        return None
+    return pair, sock, pair.remote_addr
 
 
 _BUFFER_OPTIONS = (
