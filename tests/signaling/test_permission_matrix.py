@@ -83,6 +83,19 @@ async def lower_own_hand(cell: Cell) -> Any:
     return await cell.actor.call("lower-hand", {})
 
 
+async def pair_a_wall(cell: Cell) -> Any:
+    wall = await cell.peers()
+    hello = ok(await wall.call("wall-hello", {}))
+    return await cell.actor.call("pair-wall", {"code": hello["code"]})
+
+
+async def unpair_a_wall(cell: Cell) -> Any:
+    wall = await cell.peers()
+    hello = ok(await wall.call("wall-hello", {}))
+    paired = ok(await cell.host.call("pair-wall", {"code": hello["code"]}))
+    return await cell.actor.call("unpair-wall", {"wallId": paired["wall"]["id"]})
+
+
 @dataclass(frozen=True)
 class Action:
     act: Callable[[Cell], Awaitable[Any]]
@@ -139,6 +152,16 @@ ACTIONS: dict[str, Action] = {
     ),
     "set-room": Action(send("set-room", lambda c: {"locked": True}), has(Permission.MODERATE)),
     "end-meeting": Action(end_meeting, has(Permission.MODERATE)),
+    "pair-wall": Action(pair_a_wall, has(Permission.MODERATE)),
+    "unpair-wall": Action(unpair_a_wall, has(Permission.MODERATE)),
+    "list-walls": Action(send("list-walls", lambda c: {}), has(Permission.MODERATE)),
+    "set-wall-layout": Action(
+        send("set-wall-layout", lambda c: {"layout": "speaker"}), has(Permission.MODERATE)
+    ),
+    "spotlight-on-the-wall": Action(
+        send("set-wall-layout", lambda c: {"layout": "spotlight", "spotlight": _target(c)}),
+        has(Permission.MODERATE),
+    ),
 }
 
 CELLS = [

@@ -42,6 +42,7 @@ FIELDS = [
     *("sdp", "sources", "trackId", "trackIds", "audioMuted", "videoMuted", "text", "to"),
     *("participantId", "kind", "reason", "role", "locked", "lobby", "moderatorsOnlyUnmute"),
     *("type", "panelId", "x", "y", "visible", "title", "id"),
+    *("code", "wallId", "layout", "spotlight"),
 ]
 # replaced when sent by the current ids (of the room's people, of a published track, ...)
 PLACEHOLDERS = ("$host", "$moderator", "$participant", "$track", "$offer", "$resume")
@@ -155,6 +156,12 @@ plausible_fields: dict[str, st.SearchStrategy[Any]] = {
     "locked": flag,
     "lobby": flag,
     "moderatorsOnlyUnmute": flag,
+    "code": mostly(st.sampled_from(["ABCDEF", "abc-def", "23456", "ZZZZZZZ"]), text),
+    "wallId": mostly(st.sampled_from(["0123456789ab", "nope"]), text),
+    "layout": mostly(st.sampled_from(["grid", "speaker", "board", "split", "spotlight"]), text),
+    "spotlight": mostly(
+        st.sampled_from([None, {"participantId": "$participant"}, {"panelId": "p1"}]), json_values
+    ),
 }
 plausible = st.fixed_dictionaries({}, optional=plausible_fields)
 # each event's own fields (the namespace's only_fields), so that many requests get through
@@ -182,6 +189,11 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "set-role": ("participantId", "role"),
     "set-room": ("locked", "lobby", "moderatorsOnlyUnmute"),
     "end-meeting": (),
+    "wall-hello": (),
+    "list-walls": (),
+    "pair-wall": ("code", "name"),
+    "unpair-wall": ("wallId",),
+    "set-wall-layout": ("layout", "spotlight"),
 }
 
 

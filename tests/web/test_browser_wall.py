@@ -107,7 +107,8 @@ async def switch(host: Page, wall: Page, layout: str, *, spotlight: str | None =
         """([layout, wanted]) => {
             const shown = openroom.wall.shownLayout;
             if (!shown || shown.layout !== layout) return false;
-            return wanted === null || (shown.spotlight?.participantId ?? shown.spotlight?.panelId) === wanted;
+            const spot = shown.spotlight;
+            return wanted === null || (spot?.participantId ?? spot?.panelId) === wanted;
         }""",
         arg=[layout, wanted],
         timeout=3000,
@@ -119,7 +120,8 @@ async def switch(host: Page, wall: Page, layout: str, *, spotlight: str | None =
 
 async def ids_in(wall: Page, container: str) -> list[str]:
     result: list[str] = await wall.evaluate(
-        "(c) => [...document.querySelectorAll(`${c} > .wall-tile`)].map(t => t.dataset.participantId)",
+        "(c) => [...document.querySelectorAll(`${c} > .wall-tile`)]"
+        ".map(t => t.dataset.participantId)",
         container,
     )
     return result

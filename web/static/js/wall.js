@@ -67,7 +67,11 @@ export function withinHours(range, date = new Date()) {
   return start < end ? now >= start && now < end : now >= start || now < end;
 }
 
-const clockFormat = new Intl.DateTimeFormat(config.lang, { hour: "2-digit", minute: "2-digit" });
+const clockFormat = new Intl.DateTimeFormat(config.lang, {
+  hour: "2-digit",
+  minute: "2-digit",
+  hourCycle: "h23",
+});
 const dateFormat = new Intl.DateTimeFormat(config.lang, {
   year: "numeric",
   month: "long",
