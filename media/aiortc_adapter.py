@@ -71,6 +71,8 @@ PRIVATE_HOOKS: Final[dict[str, tuple[str, ...]]] = {
     "RTCRtpTransceiver": ("_codecs", "_headerExtensions"),
     "RTCDtlsTransport": ("_state", "_tx_srtp"),
     "Connection": ("_queue", "_nominated"),  # aioice, beneath RTCIceTransport._connection
+    # and asyncio's datagram transport's ``_sock`` (checked on a live connection in
+    # tests/media/test_forwarding.py)
 }
 
 __all__ = [

@@ -100,6 +100,8 @@ async def test_a_counting_subscriber_counts_every_forwarded_packet_without_decry
             consumer = transport.consumer_for(producer_id)
             assert consumer is not None
             assert subscriber.streams[mid].packets == consumer.stats.packets_sent
+            # the direct socket route the adapter takes (asyncio's private _sock) still exists
+            assert consumer.sender._route is not None
     finally:
         await subscriber.close()
         await publisher.close()
