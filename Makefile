@@ -67,7 +67,8 @@ test: setup-dev test-deps lint
 # Refresh the README's screenshots from real calls and boards in Chromium.
 screenshots: setup-dev test-deps
 	OPENROOM_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/web/test_browser_call.py \
-	  tests/web/test_browser_meeting.py tests/web/test_browser_board.py
+	  tests/web/test_browser_meeting.py tests/web/test_browser_board.py \
+	  tests/web/test_browser_wall.py
 
 # The SFU benchmark (default sizes and the transcoding baseline, ~6 min); results in bench-results/.
 bench: setup-dev
