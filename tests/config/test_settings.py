@@ -340,3 +340,26 @@ def test_a_truncated_token_secret_file_is_an_error(tmp_path: Path) -> None:
 def test_ice_server_credentials_are_left_out_of_the_repr() -> None:
     server = IceServer(urls=("turn:t:3478",), username="u", credential="hunter2")
     assert "hunter2" not in repr(server)
+
+
+# --------------------------------------------------------------------------- the wall
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("07:00-22:00", "07:00-22:00"),
+        (" 22:00 - 06:30 ", "22:00-06:30"),
+        ("", ""),
+        ("00:00-24:00", "00:00-24:00"),
+    ],
+)
+def test_operating_hours_are_read_and_normalised(given: str, kept: str) -> None:
+    settings = load_settings(env={"OPENROOM_WALL_OPERATING_HOURS": given})
+    assert settings.wall.operating_hours == kept
+
+
+@pytest.mark.parametrize("given", ["7-22", "25:00-06:00", "07:00-24:30", "08:00-08:00", "x"])
+def test_bad_operating_hours_are_refused_naming_the_setting(given: str) -> None:
+    with pytest.raises(SettingsError, match="^OPENROOM_WALL_OPERATING_HOURS: must"):
+        load_settings(env={"OPENROOM_WALL_OPERATING_HOURS": given})
