@@ -174,26 +174,27 @@ class MediaControl:
 
     def subscribe(self, sid: str, track_ids: list[str]) -> dict[str, Any]:
         """Consume these tracks (this also turns automatic subscription off)."""
-        session = self._subscriber_session(sid)
-        self._known_tracks(session, track_ids)
-        if session.auto_subscribe:
-            session.auto_subscribe = False
-            transport = session.room.router.subscriber_for(session.participant_id)
-            session.requested = {consumer.producer.id for consumer in transport.consumers}
+        session = self._explicit_session(sid, track_ids)
         session.requested.update(track_ids)
         reconcile(session.room, session)
         return self.subscriptions(session)
 
     def unsubscribe(self, sid: str, track_ids: list[str]) -> dict[str, Any]:
+        session = self._explicit_session(sid, track_ids)
+        session.requested.difference_update(track_ids)
+        reconcile(session.room, session)
+        return self.subscriptions(session)
+
+    def _explicit_session(self, sid: str, track_ids: list[str]) -> Session:
+        """The subscriber, switched to explicit subscriptions that start from what it
+        consumes now."""
         session = self._subscriber_session(sid)
         self._known_tracks(session, track_ids)
         if session.auto_subscribe:
             session.auto_subscribe = False
             transport = session.room.router.subscriber_for(session.participant_id)
             session.requested = {consumer.producer.id for consumer in transport.consumers}
-        session.requested.difference_update(track_ids)
-        reconcile(session.room, session)
-        return self.subscriptions(session)
+        return session
 
     def set_paused(self, sid: str, track_ids: list[str], paused: bool) -> dict[str, Any]:
         """Pause or resume consumers without renegotiating; a resumed video restarts on a

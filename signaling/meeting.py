@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from conference import ParticipantId, Permission, Role
+from conference import Participant, ParticipantId, Permission, Role
 from conference import moderation as rules
 from conference.chat import ChatEntry, compose
 from signaling.context import RoomContext, Session, SessionState
@@ -58,42 +58,32 @@ class MeetingControl:
         session = self._service.session(sid)
         context = session.room
         target = rules.mute(context.room, session.participant_id, ParticipantId(target_id), kind)
-        self._service.media.apply_mute(context, target)
-        actor = context.room.get(session.participant_id)
-        target_session = context.session_of(target.id)
-        if target_session is not None:
-            await self._emitter.emit(
-                "muted-by-moderator",
-                {
-                    "kind": kind,
-                    "by": actor.name,
-                    "locked": target.audio_locked or target.video_locked,
-                },
-                to=target_session.sid,
-            )
-        await self._updated(context, target.id)
+        await self._muted(context, session, target, kind)
         return {"participant": target.to_dict()}
 
     async def mute_all(self, sid: str, kind: str) -> dict[str, Any]:
         session = self._service.session(sid)
         context = session.room
         muted = rules.mute_all(context.room, session.participant_id, kind)
-        actor = context.room.get(session.participant_id)
         for target in muted:
-            self._service.media.apply_mute(context, target)
-            target_session = context.session_of(target.id)
-            if target_session is not None:
-                await self._emitter.emit(
-                    "muted-by-moderator",
-                    {
-                        "kind": kind,
-                        "by": actor.name,
-                        "locked": target.audio_locked if kind == "audio" else target.video_locked,
-                    },
-                    to=target_session.sid,
-                )
-            await self._updated(context, target.id)
+            await self._muted(context, session, target, kind)
         return {"muted": [target.id for target in muted]}
+
+    async def _muted(
+        self, context: RoomContext, actor_session: Session, target: Participant, kind: str
+    ) -> None:
+        """Stop forwarding, tell the person (and whether they must ask to unmute), then all."""
+        self._service.media.apply_mute(context, target)
+        actor = context.room.get(actor_session.participant_id)
+        target_session = context.session_of(target.id)
+        if target_session is not None:
+            locked = target.audio_locked if kind == "audio" else target.video_locked
+            await self._emitter.emit(
+                "muted-by-moderator",
+                {"kind": kind, "by": actor.name, "locked": locked},
+                to=target_session.sid,
+            )
+        await self._updated(context, target.id)
 
     async def ask_to_speak(self, sid: str) -> dict[str, Any]:
         session = self._service.session(sid)
