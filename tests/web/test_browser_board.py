@@ -13,7 +13,6 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page
 
-from signaling.dashboards import DASHBOARDS
 from tests.conftest import RunningServer
 from tests.web.test_browser_call import open_participant
 from tests.web.test_documents import letter_pdf
@@ -118,21 +117,6 @@ async def test_a_chart_and_a_document_reach_b_and_b_follows_pages_feeds_and_relo
         "(s) => document.querySelector(s)?.textContent === '57'", arg=kpi_value, timeout=3000
     )
 
-    if shots := os.environ.get("OPENROOM_SCREENSHOT_DIR"):
-        await a.evaluate(
-            """async () => { for (const id of [...openroom.board.state.panels.keys()])
-                await openroom.board.operate('remove', {panelId: id}); }"""
-        )
-        for dashboard in DASHBOARDS:
-            if dashboard["id"] in ("covid-19", "river-disaster"):
-                for panel in dashboard["panels"]:
-                    await push(a, panel)
-        await a.evaluate("() => openroom.board.operate('layout', {layout: 6})")
-        await asyncio.sleep(1.0)
-        Path(shots).mkdir(parents=True, exist_ok=True)
-        await a.click(".view-switch button[data-view='board']")
-        await asyncio.sleep(0.5)
-        await a.screenshot(path=str(Path(shots) / "board.png"))
     await a.context.close()
     await b.context.close()
 

@@ -137,6 +137,13 @@ on("joined", (snapshot) => board.attach(snapshot));
 const wallControls = new WallControls(client, board);
 window.openroom.wallControls = wallControls;
 
+// Until someone picks a view, the stage shows video alone while the board is empty and
+// video beside the board once it has panels.
+let chosenView = null;
+board.state.addEventListener("change", () => {
+  if (!chosenView) setView(board.state.panels.size ? "split" : "video");
+});
+
 function setView(view) {
   $("stage").dataset.view = view;
   for (const button of document.querySelectorAll(".view-switch button")) {
@@ -145,7 +152,10 @@ function setView(view) {
   window.dispatchEvent(new Event("resize")); // charts follow their new size
 }
 for (const button of document.querySelectorAll(".view-switch button")) {
-  button.addEventListener("click", () => setView(button.dataset.view));
+  button.addEventListener("click", () => {
+    chosenView = button.dataset.view;
+    setView(chosenView);
+  });
 }
 
 on("joined", enterMeeting);
