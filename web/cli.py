@@ -20,6 +20,7 @@ from aiohttp import web
 from conference import ConferenceError, Org, Role, mint_token
 from config import Settings, SettingsError, load_settings, token_secret
 from signaling.fleet import FleetPlan, run_fleet
+from web import bench_board
 from web import demo_feed as demo_feed_module
 from web.app import create_app
 from web.bench import (
@@ -205,6 +206,42 @@ def bench_sfu(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_board_command(args: argparse.Namespace) -> int:
+    if missing := _missing_bench_extras():
+        print(
+            f"openroom bench needs {' and '.join(missing)}: pip install 'openroom[bench]'",
+            file=sys.stderr,
+        )
+        return 2
+    if args.clients < 1 or args.client_processes < 1:
+        print(
+            "openroom bench: --clients and --client-processes must be at least 1", file=sys.stderr
+        )
+        return 2
+    options = bench_board.BoardOptions(
+        clients=args.clients,
+        client_processes=min(args.client_processes, args.clients),
+        ops=10 if args.quick else args.ops,
+        op_interval=0.1 if args.quick else 0.15,
+        feed_duration=3.0 if args.quick else args.feed_duration,
+    )
+    progress = ProgressDisplay()
+    try:
+        result = asyncio.run(bench_board.run_board_bench(options, progress))
+    except BenchProcessError as exc:
+        print(f"openroom bench: {exc}", file=sys.stderr)
+        return 1
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"board-{datetime.now():%Y%m%d-%H%M%S}"
+    document = bench_board.to_json(result)
+    stem.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
+    bench_board.plot(result, stem.with_suffix(".png"))
+    print(json.dumps(document, indent=2) if args.json else bench_board.table(result))
+    progress.line(f"written: {stem}.json, {stem}.png")
+    return 0
+
+
 def _add_bot_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bot_parser = commands.add_parser(
         "bot", help="headless participants: publish synthetic media, count what they receive"
@@ -261,6 +298,23 @@ def _add_bench_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--out", default="bench-results", help="folder for the JSON and PNG (bench-results/)"
     )
     sfu_parser.set_defaults(handler=bench_sfu)
+    board_parser = benchmarks.add_parser(
+        "board", help="board operations and feed values fanned out to N clients in one room"
+    )
+    board_parser.add_argument("--clients", type=int, default=200, help="clients in the room")
+    board_parser.add_argument(
+        "--client-processes", type=int, default=2, help="processes the clients share"
+    )
+    board_parser.add_argument("--ops", type=int, default=100, help="board operations pushed")
+    board_parser.add_argument(
+        "--feed-duration", type=float, default=20.0, help="seconds of feed values at 20/s"
+    )
+    board_parser.add_argument(
+        "--quick", action="store_true", help="10 operations and 3 s of feed (smoke tests)"
+    )
+    board_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    board_parser.add_argument("--out", default="bench-results", help="folder for JSON and PNG")
+    board_parser.set_defaults(handler=bench_board_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
