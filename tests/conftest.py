@@ -3,6 +3,7 @@ counter of every encode and decode aiortc performs in this process."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import shutil
 import socket
@@ -51,19 +52,25 @@ class RunningServer:
     service: ConferenceService
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+@contextlib.asynccontextmanager
+async def running_server(tmp_path: Path, **overrides: object) -> AsyncIterator[RunningServer]:
+    """A real server in this process on a free port; settings overridden as ``section__key``."""
     port = free_port()
-    settings = make_settings(tmp_path, server__port=port)
+    settings = make_settings(tmp_path, server__port=port, **overrides)
     app = create_app(settings)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         yield RunningServer(f"http://localhost:{port}", port, settings, app[SERVICE_KEY])
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    async with running_server(tmp_path) as running:
+        yield running
 
 
 @dataclass

@@ -6,19 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import socketio
-from aiohttp import web
 
 from conference import Org, Role, mint_token
 from media.client import BotPublisher
 from media.synthetic import EncodedClip, encode_opus
 from signaling import PROTOCOL_VERSION
-from tests.conftest import TEST_SECRET, RunningServer, free_port, make_settings
-from web.app import SERVICE_KEY, create_app
+from tests.conftest import TEST_SECRET, RunningServer
 
 ORG = Org.parse("district:도봉구")
 _NOTHING = object()
@@ -180,18 +177,3 @@ def code(reply: Any) -> str:
     assert isinstance(reply, dict) and reply.get("ok") is False, reply
     assert isinstance(reply["error"]["message"], str) and reply["error"]["message"]
     return str(reply["error"]["code"])
-
-
-@contextlib.asynccontextmanager
-async def running_server(tmp_path: Path, **overrides: object) -> AsyncIterator[RunningServer]:
-    """A server like the ``server`` fixture, with settings overridden (``section__key``)."""
-    port = free_port()
-    settings = make_settings(tmp_path, server__port=port, **overrides)
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield RunningServer(f"http://127.0.0.1:{port}", port, settings, app[SERVICE_KEY])
-    finally:
-        await runner.cleanup()

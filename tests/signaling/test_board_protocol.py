@@ -19,14 +19,12 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 import socketio
-from aiohttp import web
 
 from conference import Org, Role, RoomId, mint_token
 from conference.board import Board, BoardOp
 from signaling import PROTOCOL_VERSION, ConferenceService
 from signaling.store import StoreUnavailableError
-from tests.conftest import TEST_SECRET, RunningServer, free_port, make_settings
-from web.app import SERVICE_KEY, create_app
+from tests.conftest import TEST_SECRET, RunningServer, running_server
 
 ORG = Org.parse("district:도봉구")
 KPI = {
@@ -467,18 +465,8 @@ API_KEY = "admin-key-for-board-tests"
 
 @contextlib.asynccontextmanager
 async def node(tmp_path: Path, **overrides: object) -> AsyncIterator[RunningServer]:
-    port = free_port()
-    settings = make_settings(
-        tmp_path, server__port=port, security__admin_api_key=API_KEY, **overrides
-    )
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield RunningServer(f"http://127.0.0.1:{port}", port, settings, app[SERVICE_KEY])
-    finally:
-        await runner.cleanup()
+    async with running_server(tmp_path, security__admin_api_key=API_KEY, **overrides) as server:
+        yield server
 
 
 async def api(method: str, url: str, key: str | None = API_KEY, **kwargs: Any) -> tuple[int, Any]:

@@ -16,8 +16,8 @@ import pytest
 from conference import Role
 from signaling import PROTOCOL_VERSION
 from signaling.namespace import RoomNamespace
-from tests.conftest import RunningServer
-from tests.signaling.meeting_clients import Peer, Peers, code, ok, role_token, running_server
+from tests.conftest import RunningServer, running_server
+from tests.signaling.meeting_clients import Peer, Peers, code, ok, role_token
 
 ROOM = "meeting"
 

@@ -28,8 +28,8 @@ from signaling import PROTOCOL_VERSION, ConferenceService
 from signaling.context import SessionState
 from signaling.namespace import RoomNamespace
 from signaling.ratelimit import RateLimiter
-from tests.conftest import RunningServer
-from tests.signaling.meeting_clients import Peer, Peers, ok, running_server
+from tests.conftest import RunningServer, running_server
+from tests.signaling.meeting_clients import Peer, Peers, ok
 
 ROOM = "fuzz"
 SENDERS = ("moderator", "participant")

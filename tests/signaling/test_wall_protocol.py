@@ -15,8 +15,8 @@ import pytest
 
 from conference import Role
 from signaling.walls import CODE_ALPHABET, CODE_LENGTH, normalise_code
-from tests.conftest import RunningServer
-from tests.signaling.meeting_clients import Peer, Peers, code, ok, running_server
+from tests.conftest import RunningServer, running_server
+from tests.signaling.meeting_clients import Peer, Peers, code, ok
 
 ROOM = "mayor"
 API_KEY = "admin-key-for-wall-tests"

@@ -26,8 +26,8 @@ from playwright.async_api import Browser, Page
 
 from conference import Org, Role, mint_token
 from signaling.dashboards import DASHBOARDS
-from tests.conftest import TEST_SECRET, RunningServer, free_port
-from tests.signaling.meeting_clients import Peers, ok, running_server
+from tests.conftest import TEST_SECRET, RunningServer, free_port, running_server
+from tests.signaling.meeting_clients import Peers, ok
 from web import demo_feed
 
 pytestmark = pytest.mark.browser

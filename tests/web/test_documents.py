@@ -18,12 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
-from aiohttp import web
 
 from conference import Org, Role, mint_token
 from signaling import PROTOCOL_VERSION
-from tests.conftest import TEST_SECRET, RunningServer, free_port, make_settings
-from web.app import SERVICE_KEY, create_app
+from tests.conftest import TEST_SECRET, RunningServer, running_server
 from web.documents import SESSION_HEADER, UploadError, image_size
 
 ROOM = "briefing"
@@ -144,16 +142,8 @@ def jpeg_header(width: int, height: int) -> bytes:
 
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path, **overrides: object) -> AsyncIterator[RunningServer]:
-    port = free_port()
-    settings = make_settings(tmp_path, server__port=port, **overrides)
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield RunningServer(f"http://127.0.0.1:{port}", port, settings, app[SERVICE_KEY])
-    finally:
-        await runner.cleanup()
+    async with running_server(tmp_path, **overrides) as server:
+        yield server
 
 
 class Member:
