@@ -152,3 +152,24 @@ async def test_the_demo_room_shows_a_living_board(browser: Browser, tmp_path: Pa
         await context.close()
     finally:
         await runner.cleanup()
+
+
+async def test_a_participants_video_pinned_to_the_board_plays_on_the_other_screen(
+    browser: Browser, server: RunningServer
+) -> None:
+    a = await open_participant(browser, server, "pin", "발표자")
+    b = await open_participant(browser, server, "pin", "참석자")
+    b_id = await b.evaluate("() => openroom.client.self.id")
+    tile = f"#tiles .tile[data-participant-id='{b_id}']"
+    await a.wait_for_selector(tile, timeout=10000)
+    await a.hover(tile)
+    await a.click(f"{tile} .pin-to-board")
+    pinned = "#board .panel-frame[data-kind='video'] video"
+    await b.wait_for_selector("#board .panel-frame[data-kind='video']", timeout=5000)
+    await a.wait_for_function(
+        "(s) => { const v = document.querySelector(s); return v && v.videoWidth > 0 }",
+        arg=pinned,
+        timeout=10000,
+    )
+    await a.context.close()
+    await b.context.close()

@@ -3,6 +3,7 @@
 // joining, waiting in the lobby, in the meeting, gone).
 
 import { ChatPanel } from "/static/js/chat.js";
+import { h } from "/static/js/dom.js";
 import { MediaControls } from "/static/js/controls.js";
 import { config, t } from "/static/js/i18n.js";
 import { LobbyCard } from "/static/js/lobby.js";
@@ -133,7 +134,13 @@ const on = (type, handler) => client.addEventListener(type, (event) => handler(e
 const board = new BoardClient(client);
 board.mount($("board-area"), $("board-toolbar"));
 window.openroom.board = board;
-on("joined", (snapshot) => board.attach(snapshot));
+const showBoardPush = () =>
+  document.body.toggleAttribute("data-board-push", client.permissions.has("board_push"));
+on("joined", (snapshot) => {
+  showBoardPush();
+  board.attach(snapshot);
+});
+on("permissions-changed", showBoardPush);
 const wallControls = new WallControls(client, board);
 window.openroom.wallControls = wallControls;
 
@@ -143,6 +150,28 @@ let chosenView = null;
 board.state.addEventListener("change", () => {
   if (!chosenView) setView(board.state.panels.size ? "split" : "video");
 });
+
+// A participant's video pinned onto the board (a `video` panel), from their tile.
+grid.decorate = (tile, participant) => {
+  tile.append(
+    h("button", {
+      type: "button",
+      className: "pin-to-board",
+      text: t("board.pin"),
+      title: t("board.pin"),
+      onclick: () =>
+        board
+          .operate("push", {
+            panel: {
+              kind: "video",
+              title: participant.name,
+              data: { participantId: participant.id },
+            },
+          })
+          .catch((error) => notify(error.message, { kind: "error" })),
+    }),
+  );
+};
 
 function setView(view) {
   $("stage").dataset.view = view;

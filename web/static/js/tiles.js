@@ -43,6 +43,7 @@ export class TileGrid {
       ),
     );
     if (isSelf) this.selfId = participant.id;
+    this.decorate?.(tile, participant, { isSelf });
     this.container.append(tile);
     this.tiles.set(participant.id, tile);
     this.update(participant);
