@@ -33,8 +33,6 @@ from web.bench_processes import (
     _ChildProcess,
     _environment,
     _log_tail,
-    _spawn,
-    free_port,
 )
 
 ROOM = "bench-board"
@@ -62,17 +60,11 @@ class BoardServer(ServerProcess):
 
     @classmethod
     async def start_board(cls, data_dir: Path, feed_key: str, capacity: int) -> BoardServer:
-        port = free_port()
-        env = _environment(
-            OPENROOM_SERVER_HOST="127.0.0.1",
-            OPENROOM_SERVER_PORT=str(port),
-            OPENROOM_SERVER_DATA_DIR=str(data_dir),
-            OPENROOM_SECURITY_TOKEN_SECRET=secrets.token_hex(16),
+        return await cls.launch(
+            data_dir,
             OPENROOM_SECURITY_FEED_KEY=feed_key,
             OPENROOM_MEDIA_MAX_PARTICIPANTS=str(capacity),
         )
-        log_path = data_dir / "server.log"
-        return cls(await _spawn(["serve"], env, log_path), log_path, port)
 
 
 class ClientProcess(_ChildProcess):

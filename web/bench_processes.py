@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 
@@ -133,14 +133,20 @@ class ServerProcess(_ChildProcess):
 
     @classmethod
     async def start(cls, data_dir: Path, forwarding: str, codec: str) -> ServerProcess:
+        return await cls.launch(
+            data_dir, OPENROOM_MEDIA_FORWARDING=forwarding, OPENROOM_MEDIA_VIDEO_CODEC=codec
+        )
+
+    @classmethod
+    async def launch(cls, data_dir: Path, **settings: str) -> Self:
+        """The server on a free port with throw-away settings plus ``settings`` (env names)."""
         port = free_port()
         env = _environment(
             OPENROOM_SERVER_HOST="127.0.0.1",
             OPENROOM_SERVER_PORT=str(port),
             OPENROOM_SERVER_DATA_DIR=str(data_dir),
             OPENROOM_SECURITY_TOKEN_SECRET=secrets.token_hex(16),
-            OPENROOM_MEDIA_FORWARDING=forwarding,
-            OPENROOM_MEDIA_VIDEO_CODEC=codec,
+            **settings,
         )
         log_path = data_dir / "server.log"
         return cls(await _spawn(["serve"], env, log_path), log_path, port)
