@@ -71,4 +71,13 @@ export function renderVideo(body, panel) {
     video.play().catch(() => {});
   }
   body.classList.toggle("no-video", !source?.srcObject);
+  // The participant's track may not have arrived yet (or may be replaced on reconnection):
+  // look again until the panel is gone.
+  if (!body.dataset.watching) {
+    body.dataset.watching = "1";
+    const timer = setInterval(() => {
+      if (!body.isConnected) clearInterval(timer);
+      else renderVideo(body, panel);
+    }, 1000);
+  }
 }
