@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from media.metrics import ForwardingMetrics
 from media.producer import Producer
@@ -38,6 +39,7 @@ class MediaRouter:
         self._speaker_listeners: list[Callable[[SpeakerChanges], None]] = []
         self.speakers = ActiveSpeakerDetector()
         self._speaker_task: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Future[Any]] = set()  # peer connections shutting down
         self.closed = False
 
     def on_producer(self, listener: Callable[[Producer], None]) -> None:
@@ -86,13 +88,19 @@ class MediaRouter:
             listener(producer)
 
     async def close_peer(self, peer_id: str) -> None:
-        """Close a peer's transports; its producers close first, their consumers with them."""
+        """Take a peer out now: its producers close (their consumers with them, the tracks'
+        listeners told) before this returns; its peer connections, whose shutdown can take a
+        while, close in the background (awaited by ``close``)."""
         publisher = self.publishers.pop(peer_id, None)
-        if publisher is not None:
-            await publisher.close()
         subscriber = self.subscribers.pop(peer_id, None)
-        if subscriber is not None:
-            await subscriber.close()
+        if publisher is not None:
+            for producer in list(publisher.producers.values()):
+                await producer.close()
+        transports = [t for t in (publisher, subscriber) if t is not None]
+        if transports:
+            task = asyncio.ensure_future(asyncio.gather(*(t.close() for t in transports)))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def _evaluate_speakers(self, interval: float = 0.1) -> None:
         while not self.closed:
@@ -110,3 +118,5 @@ class MediaRouter:
             self._speaker_task.cancel()
         for peer_id in list(set(self.publishers) | set(self.subscribers)):
             await self.close_peer(peer_id)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
